@@ -1,0 +1,38 @@
+# The two commands: `make demo` runs Andon's main job, `make test` runs every check CI runs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[server,postgres,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/andon lint examples/
+	@mkdir -p .andon
+	@for f in examples/*.yaml; do \
+		name=$$(basename $$f .yaml); \
+		$(BIN)/andon render $$f --format html -o .andon/$$name.html || exit 1; \
+		$(BIN)/andon render $$f --format markdown -o .andon/$$name.md || exit 1; \
+	done
+	@echo "Rendered runbooks are in .andon/ (open .andon/*.html in a browser)."
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .andon .pytest_cache .mypy_cache .ruff_cache

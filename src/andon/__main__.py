@@ -1,0 +1,3 @@
+from andon.cli.main import main
+
+main()

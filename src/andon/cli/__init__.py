@@ -1,0 +1,1 @@
+"""The ``andon`` command line: one module per command group, loaded only when used."""

@@ -1,0 +1,72 @@
+"""Every difference between SQLite and PostgreSQL lives here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+
+from andon.errors import ConfigError, MissingExtra
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    # NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=30000",
+)
+
+
+def normalise_url(raw: str | URL) -> URL:
+    """Parse a database URL and pin the driver we support for its dialect."""
+    try:
+        url = make_url(raw)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with an unhelpful text
+        raise ConfigError(
+            f"ANDON_DATABASE_URL {str(raw)!r} is not a database URL; "
+            "use sqlite:///path/andon.db or postgresql://user@host:5432/db"
+        ) from exc
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+            url = url.set(drivername="postgresql+psycopg")
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as exc:
+            raise MissingExtra(module="psycopg", extra="postgres", purpose="A PostgreSQL store") from exc
+    elif backend != "sqlite":
+        raise ConfigError(f"database {backend!r} is not supported; use SQLite or PostgreSQL")
+    return url
+
+
+def engine_options(url: URL, *, schema: str | None) -> dict[str, Any]:
+    """Keyword arguments for ``sqlalchemy.create_engine`` suited to the dialect."""
+    if url.get_backend_name() == "sqlite":
+        # We issue BEGIN ourselves (see install_sqlite_hooks) so writers take the lock up front.
+        return {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    if schema:
+        options["connect_args"] = {"options": f"-csearch_path={schema}"}
+    return options
+
+
+def install_sqlite_hooks(engine: Engine) -> None:
+    """WAL pragmas on connect; BEGIN IMMEDIATE so concurrent writers queue instead of deadlocking."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # let us emit BEGIN ourselves
+        cursor = dbapi_conn.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_sqlite(engine_or_url: Engine | URL) -> bool:
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else engine_or_url
+    return url.get_backend_name() == "sqlite"
