@@ -25,8 +25,8 @@ demo: $(STAMP)
 	@echo "Rendered runbooks are in .andon/ (open .andon/*.html in a browser)."
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

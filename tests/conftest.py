@@ -21,7 +21,7 @@ from andon.store import create_engine, migrate
 POSTGRES_URL = os.environ.get("ANDON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("ANDON_REQUIRE_POSTGRES") == "1"
 
-_postgres_problem: str | None | bool = False  # False = not probed yet
+_postgres_problem: str | bool | None = False  # False = not probed yet
 
 
 def postgres_unavailable() -> str | None:
