@@ -1,0 +1,70 @@
+"""``create_app(settings)``: the FastAPI app with its store, error body, limits, metrics, routers and console.
+
+To add a router: append it to ``ROUTERS`` (every route in it must use ``auth.require``), then give each
+of its routes a row in the role table of ``tests/server/test_roles.py``; that test fails for any route
+without one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from andon.server.console import STATIC_DIR
+from andon.server.console import pages as console_pages
+from andon.server.errors import install_error_handlers
+from andon.server.limits import BodySizeLimit
+from andon.server.metrics import RequestTimer, ServerMetrics
+from andon.server.routers import health, keys, whoami
+from andon.server.routers.metrics import metrics_router
+from andon.server.settings import Settings
+from andon.store import create_engine, migrate
+
+ROUTERS: list[APIRouter] = [health.router, whoami.router, keys.router, console_pages.router]
+
+
+def _version() -> str:
+    try:
+        return version("andon")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0+unknown"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new app; its lifespan opens the store named in ``settings`` and migrates it to the newest schema."""
+    settings = settings if settings is not None else Settings.from_env()
+    metrics = ServerMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, schema=settings.database_schema)
+        try:
+            await run_in_threadpool(migrate, engine)
+            app.state.engine = engine
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Andon",
+        version=_version(),
+        description="Control server for AI workflows: decisions, switches, approvals, the ledger.",
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.include_router(metrics_router(public=settings.metrics_public))
+    app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
+    # Added last = outermost: the timer also sees requests the size limit refuses.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestTimer, metrics=metrics)
+    return app

@@ -1,0 +1,131 @@
+"""The one gate every router uses: ``require(role, workflow=...)``.
+
+A request authenticates with ``Authorization: Bearer andon_...`` (an API key) or with the console
+session cookie; session requests with an unsafe method must also carry the session's CSRF token.
+Then the principal's role must pass the gate (see ``principals.role_allows``), and, when the route
+names a workflow path parameter, the principal must be scoped to that workflow::
+
+    Responder = Annotated[Principal, Depends(require("responder", workflow="workflow_id"))]
+
+    @router.post("/v1/workflows/{workflow_id}/pause")
+    def pause(workflow_id: str, who: Responder, engine: EngineDep) -> ...:
+        with engine.begin() as conn:
+            switches.pause(conn, workflow=workflow_id, actor=who.actor, ...)
+
+For a workflow named in the body, call ``ensure_workflow(principal, body.workflow)`` in the route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+
+from andon.server.apikeys import Rejection, authenticate_key
+from andon.server.errors import ApiError
+from andon.server.principals import Principal, Role, role_allows
+from andon.server.sessions import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, load_session, tokens_match
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+Gate = Role | Literal["any"]
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def _unauthenticated(message: str) -> ApiError:
+    return ApiError(401, message, code="unauthenticated", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _check_key(engine: Engine, presented: str) -> Principal | Rejection:
+    with engine.begin() as conn:
+        return authenticate_key(conn, presented)
+
+
+def _check_session(engine: Engine, token: str) -> Principal | None:
+    with engine.begin() as conn:
+        return load_session(conn, token)
+
+
+async def authenticate(request: Request) -> Principal:
+    """The caller behind a request, or 401."""
+    engine = get_engine(request)
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise _unauthenticated("malformed Authorization header; send 'Authorization: Bearer andon_...'")
+        result = await run_in_threadpool(_check_key, engine, value.strip())
+        if isinstance(result, Rejection):
+            raise _unauthenticated(result.reason)
+        return result
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        principal = await run_in_threadpool(_check_session, engine, token)
+        if principal is None:
+            raise _unauthenticated("your console session has ended; log in again")
+        return principal
+    raise _unauthenticated(
+        "authentication required: send 'Authorization: Bearer <API key>' or log in to the console"
+    )
+
+
+async def _check_csrf(request: Request, principal: Principal) -> None:
+    sent = request.headers.get(CSRF_HEADER)
+    content_type = request.headers.get("content-type", "")
+    if sent is None and content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        field = (await request.form()).get(CSRF_FIELD)
+        sent = field if isinstance(field, str) else None
+    if not tokens_match(sent, principal.csrf_token):
+        raise ApiError(
+            403,
+            f"missing or wrong CSRF token; console requests that change things must send the "
+            f"{CSRF_HEADER} header or a {CSRF_FIELD} form field",
+            code="csrf_failed",
+        )
+
+
+def ensure_workflow(principal: Principal, workflow: str) -> None:
+    """403 unless ``principal`` is scoped to ``workflow``."""
+    if not principal.may_touch(workflow):
+        raise ApiError(
+            403, f"{principal.kind} {principal.id} is not scoped to workflow {workflow!r}", code="forbidden"
+        )
+
+
+def require(
+    role: Gate, *, workflow: str | None = None, agents: bool = False
+) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency admitting callers whose role passes ``role`` (``"any"``: every authenticated caller).
+
+    ``workflow`` names the path parameter holding a workflow id the caller must be scoped to;
+    ``agents=True`` also admits agent keys to a human gate (reads an agent process needs).
+    """
+
+    async def dependency(request: Request) -> Principal:
+        principal = await authenticate(request)
+        if principal.kind == "user" and request.method not in SAFE_METHODS:
+            await _check_csrf(request, principal)
+        if role != "any" and not role_allows(principal.role, role, agents=agents):
+            need = f"'{role}'" + (" or 'agent'" if agents and role != "agent" else "")
+            raise ApiError(
+                403,
+                f"{request.method} {request.url.path} needs role {need}; "
+                f"{principal.kind} {principal.id} has '{principal.role}'",
+                code="forbidden",
+            )
+        if workflow is not None:
+            ensure_workflow(principal, request.path_params[workflow])
+        request.state.principal = principal
+        return principal
+
+    dependency.__name__ = f"require_{role}"
+    return dependency
