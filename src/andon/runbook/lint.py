@@ -165,7 +165,8 @@ def _incident_classes(linter: Linter) -> None:
             linter.add(
                 "AND120",
                 here,
-                f"incident class '{incident_class.id}' lists no evidence to preserve before anything is changed",
+                f"incident class '{incident_class.id}' lists no evidence to preserve before anything "
+                "is changed",
             )
         owner_paths: list[tuple[FieldPath, str]] = [((*here, "owner_role"), incident_class.owner_role)]
         owner_paths += [
@@ -181,7 +182,8 @@ def _failure_modes(linter: Linter) -> None:
     """Each built-in failure mode that some workflow makes possible should have an incident class."""
     runbook = linter.runbook
     covered = {c.id for c in runbook.incident_classes}
-    tools = [t for w in runbook.workflows for t in w.tools]
+    workflows = runbook.workflows
+    tools = [t for w in workflows for t in w.tools]
     possible: dict[str, bool] = {
         "wrong_recommendation": bool(runbook.workflows),
         "wrong_system_update": any(t.effect in ("write", "delete") for t in tools),

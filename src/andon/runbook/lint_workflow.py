@@ -19,7 +19,7 @@ def _changes(workflow: Workflow) -> bool:
 
 def data_classes_of(workflow: Workflow) -> set[str]:
     """Every data class the workflow touches: its own, its tools' and its retrieval sources'."""
-    classes = set(workflow.data_classes)
+    classes: set[str] = set(workflow.data_classes)
     for tool in workflow.tools:
         classes.update(tool.data_classes)
     for source in workflow.retrieval_sources:
@@ -237,7 +237,8 @@ def _recovery(linter: Linter, w: int, workflow: Workflow, here: FieldPath) -> No
             linter.add(
                 "AND126",
                 (*here, "retrieval_sources", s),
-                f"retrieval source '{source.id}' says not how to restore or rebuild it if poisoned (restore:)",
+                f"retrieval source '{source.id}' says not how to restore or rebuild it if poisoned "
+                "(restore:)",
             )
 
 
