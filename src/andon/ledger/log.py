@@ -1,0 +1,166 @@
+"""Appending to the ledger and reading it back.
+
+``append`` runs inside the caller's transaction: the control plane commits a decision, its rate
+reservation and the ledger event together, or none of them. It locks the head row (PostgreSQL:
+``SELECT ... FOR UPDATE``; SQLite: the write lock its BEGIN IMMEDIATE already took), so concurrent
+writers queue and leaf indexes stay gapless. Call it last in a transaction to hold that lock briefly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from andon.ledger import merkle
+from andon.ledger.canonical import parse_time
+from andon.ledger.events import Event, incident_of
+from andon.ledger.tree import STORED_FROM_LEVEL, read_head
+from andon.store.tables import ledger_events, ledger_head, ledger_nodes
+
+if TYPE_CHECKING:
+    from andon.ledger.redact import Redactor
+
+_INSERT_CHUNK = 5000  # rows per executemany: large enough to amortise, small enough for memory
+
+
+def append(conn: Connection, events: Sequence[Event], *, redactor: Redactor | None = None) -> list[int]:
+    """Append ``events`` in order and return their leaf indexes (consecutive, gapless).
+
+    Payloads are redacted first (when a redactor is given), then each event's canonical record is
+    hashed as a leaf; interior nodes of subtrees completed by this batch are stored alongside.
+    Nothing is visible to others until the caller's transaction commits.
+    """
+    if not events:
+        return []
+    # Redact before taking the lock: it is the slowest per-event step and needs no shared state.
+    if redactor is not None:
+        payloads = [redactor.redact(e.payload) for e in events]
+    else:
+        payloads = [e.payload for e in events]
+    size, frontier = read_head(conn, lock=True)
+    rows: list[dict[str, Any]] = []
+    hashes: list[bytes] = []
+    leaf = merkle.leaf_hash
+    for offset, (event, payload) in enumerate(zip(events, payloads, strict=True)):
+        index = size + offset
+        data = event.canonical(index, payload)
+        digest = leaf(data)
+        hashes.append(digest)
+        rows.append(
+            {
+                "idx": index,
+                "leaf_hash": digest,
+                "kind": event.kind,
+                "actor": event.actor,
+                "workflow": event.workflow,
+                "run_id": event.run_id,
+                "incident_id": incident_of(payload),
+                "time": event.time,
+                "data": data,
+            }
+        )
+    nodes: list[dict[str, Any]] = []
+    compact = merkle.CompactRange(
+        size=size,
+        hashes=frontier,
+        on_node=lambda level, position, h: nodes.append({"level": level, "position": position, "hash": h}),
+        report_from=STORED_FROM_LEVEL,
+    )
+    compact.append_leaves(hashes)
+    for i in range(0, len(rows), _INSERT_CHUNK):
+        conn.execute(ledger_events.insert(), rows[i : i + _INSERT_CHUNK])
+    if nodes:
+        conn.execute(ledger_nodes.insert(), nodes)
+    conn.execute(
+        ledger_head.update()
+        .where(ledger_head.c.id == 1)
+        .values(size=compact.size, frontier=b"".join(compact.hashes))
+    )
+    return list(range(size, compact.size))
+
+
+def tree_size(conn: Connection) -> int:
+    """How many events the ledger holds (as committed, or as this transaction sees it)."""
+    return read_head(conn)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as the ledger holds it: its leaf index and hash, canonical bytes and parsed record."""
+
+    index: int
+    leaf_hash: bytes
+    data: bytes
+    kind: str
+    actor: str
+    workflow: str | None
+    run_id: str | None
+    time: datetime
+    payload: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Any) -> StoredEvent:
+        data = bytes(row.data)
+        record = json.loads(data)
+        return cls(
+            index=int(row.idx),
+            leaf_hash=bytes(row.leaf_hash),
+            data=data,
+            kind=record["kind"],
+            actor=record["actor"],
+            workflow=record["workflow"],
+            run_id=record["run_id"],
+            time=parse_time(record["time"]),
+            payload=record["payload"],
+        )
+
+
+def read_events(
+    conn: Connection,
+    *,
+    workflow: str | None = None,
+    run_id: str | None = None,
+    kinds: Iterable[str] | None = None,
+    incident_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after_index: int | None = None,
+    limit: int | None = None,
+) -> list[StoredEvent]:
+    """Stored events in index order, filtered by every criterion given.
+
+    ``since`` is inclusive and ``until`` exclusive; ``after_index`` reads only later leaves, which is
+    how a follower (a detector, a replica) tails the ledger.
+    """
+    c = ledger_events.c
+    query = sa.select(c.idx, c.leaf_hash, c.data).order_by(c.idx)
+    if workflow is not None:
+        query = query.where(c.workflow == workflow)
+    if run_id is not None:
+        query = query.where(c.run_id == run_id)
+    if kinds is not None:
+        query = query.where(c.kind.in_(list(kinds)))
+    if incident_id is not None:
+        query = query.where(c.incident_id == incident_id)
+    if since is not None:
+        query = query.where(c.time >= since)
+    if until is not None:
+        query = query.where(c.time < until)
+    if after_index is not None:
+        query = query.where(c.idx > after_index)
+    if limit is not None:
+        query = query.limit(limit)
+    return [StoredEvent.from_row(row) for row in conn.execute(query)]
+
+
+def read_event(conn: Connection, index: int) -> StoredEvent | None:
+    """The event at leaf ``index``, or None when there is none."""
+    c = ledger_events.c
+    row = conn.execute(sa.select(c.idx, c.leaf_hash, c.data).where(c.idx == index)).one_or_none()
+    return None if row is None else StoredEvent.from_row(row)
