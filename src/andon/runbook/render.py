@@ -151,7 +151,7 @@ def context(runbook: Runbook, *, today: date | None = None, digest: str | None =
     for workflow in runbook.workflows:
         scopes = [s for s in SWITCH_SCOPES if s in workflow.kill_switch]
         drills = workflow.drills
-        classes = data_classes_of(workflow)
+        touched = data_classes_of(workflow)
         fallback = workflow.fallback
         workflows.append(
             {
@@ -177,8 +177,8 @@ def context(runbook: Runbook, *, today: date | None = None, digest: str | None =
                     for tool in workflow.tools
                 ],
                 "rollback": _rollback(workflow),
-                "personal": sorted(classes & PERSONAL_DATA_CLASSES),
-                "data_classes": sorted(classes),
+                "personal": sorted(touched & PERSONAL_DATA_CLASSES),
+                "data_classes": sorted(touched),
                 "next_drill": (drills.last + drills.cadence).isoformat() if drills and drills.last else None,
                 "drill_overdue": bool(
                     drills and drills.last and today and drills.last + drills.cadence < today
