@@ -6,7 +6,9 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -91,6 +93,140 @@ ledger_checkpoints = Table(
     Column("note", Text, nullable=False),
     Column("key_id", String(8), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# -- control ---------------------------------------------------------------------------------------
+# One row (id = 1): bumped by every control change so agents holding a copy of the state reload it.
+control_epoch = Table(
+    "control_epoch",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("epoch", BigInteger, nullable=False),
+)
+
+# Switches: scoped stops. ``workflow`` NULL applies to every workflow; cleared rows stay as history.
+control_switches = Table(
+    "control_switches",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("workflow", String(200), nullable=True, index=True),
+    Column("target", String(200), nullable=True),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("cleared_at", UTCDateTime(), nullable=True),
+    Column("cleared_by", String(200), nullable=True),
+    Column("cleared_reason", Text, nullable=True),
+)
+
+# Token buckets for rate limits and bursts; rows are locked by the decision that debits them.
+# ``updated`` is POSIX seconds (UTC by definition): the refill arithmetic needs a number.
+control_buckets = Table(
+    "control_buckets",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+)
+
+# Every decided action that changes things, from decision to outcome, with its undo record.
+control_actions = Table(
+    "control_actions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workflow", String(200), nullable=False),
+    Column("tool", String(200), nullable=False),
+    Column("effect", String(10), nullable=False),
+    Column("run_id", String(200), nullable=True, index=True),
+    Column("actor", String(200), nullable=False),
+    Column("outcome", String(10), nullable=False),  # allow | deny | hold | simulate
+    Column("rule", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("approval_id", String(40), nullable=True),
+    Column("args", JSON, nullable=False),
+    Column("versions", JSON, nullable=False),
+    Column("confidence", Float, nullable=True),
+    Column("decided_at", UTCDateTime(), nullable=False),
+    # allowed | denied | held | simulated | approved | rejected | expired | succeeded | failed
+    # | rolled_back | rollback_conflict | rollback_failed
+    Column("status", String(20), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+    Column("result", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("undo", String(200), nullable=True),
+    Column("rolled_back_at", UTCDateTime(), nullable=True),
+    Column("rolled_back_by", String(200), nullable=True),
+    Column("ledger_index", BigInteger, nullable=True),
+    Index("ix_control_actions_workflow_finished", "workflow", "finished_at"),
+)
+
+# Approval requests for held actions; the arguments live on the action row.
+control_approvals = Table(
+    "control_approvals",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("action_id", String(40), nullable=False, index=True),
+    Column("workflow", String(200), nullable=False, index=True),
+    Column("tool", String(200), nullable=False),
+    Column("requester", String(200), nullable=False),
+    Column("rule", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("context", JSON, nullable=False),
+    Column("status", String(20), nullable=False, index=True),  # pending approved rejected expired executed
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("decided_by", String(200), nullable=True),
+    Column("decision_reason", Text, nullable=True),
+    Column("edited_args", JSON, nullable=True),
+    Column("executed_at", UTCDateTime(), nullable=True),
+)
+
+# Immutable prompt / model / ruleset versions; only the approval columns are ever filled in later.
+control_versions = Table(
+    "control_versions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workflow", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),  # prompt | model | ruleset
+    Column("name", String(200), nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("content", JSON, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("approved_at", UTCDateTime(), nullable=True),
+    Column("approved_by", String(200), nullable=True),
+    Index("ix_control_versions_key", "workflow", "kind", "name", "version", unique=True),
+)
+
+# Label moves (append-only): a label points at the version of its newest move.
+control_labels = Table(
+    "control_labels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("label", String(40), nullable=False),
+    Column("version_id", String(40), nullable=False),
+    Column("moved_at", UTCDateTime(), nullable=False),
+    Column("moved_by", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Index("ix_control_labels_key", "workflow", "kind", "name", "label"),
+)
+
+# Event batches delivered by SDKs; a re-delivered batch (after a timeout or from the spool) is skipped.
+control_event_batches = Table(
+    "control_event_batches",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("events", Integer, nullable=False),
 )
 
 # -- server ----------------------------------------------------------------------------------------
