@@ -34,6 +34,7 @@ class Server:
     app: FastAPI
     client: httpx.AsyncClient
     keys: dict[str, str] = field(default_factory=dict)
+    password: str = PASSWORD  # of every user new_user() makes
 
     @property
     def engine(self) -> Engine:
@@ -65,15 +66,20 @@ class Server:
     async def login(self, username: str, role: str = "admin") -> str:
         """Log ``username`` in through the real form; returns the session's CSRF token."""
         self.new_user(username, role)
-        page = await self.client.get("/console/login")
         response = await self.client.post(
             "/console/login",
-            data={"username": username, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
+            data={"username": username, "password": PASSWORD, "csrf_token": await self.login_form_token()},
         )
         assert response.status_code == 303, response.text
         overview = await self.client.get("/console/")
         assert overview.status_code == 200, overview.text
         return csrf_from(overview.text)
+
+    async def login_form_token(self) -> str:
+        """Open the login form (which sets its double-submit cookie) and return the form's token."""
+        page = await self.client.get("/console/login")
+        assert page.status_code == 200 and 'name="password"' in page.text
+        return csrf_from(page.text)
 
 
 def csrf_from(html: str) -> str:

@@ -16,7 +16,12 @@ import click
 from andon.server.principals import HUMAN_ROLES, ROLES
 
 OUTPUT = click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
 )
 
 

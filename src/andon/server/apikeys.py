@@ -85,7 +85,7 @@ def create_key(
     if role not in ROLES:
         raise ConfigError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
     if role == "agent" and not workflows:
-        raise ConfigError("an agent key must be scoped to at least one workflow; name the workflows it serves")
+        raise ConfigError("an agent key must be scoped to at least one workflow; name the ones it serves")
     if not name.strip():
         raise ConfigError("an API key needs a non-empty name saying what it is for")
     if expires_at is not None and expires_at <= utcnow():
