@@ -70,3 +70,13 @@ def install_sqlite_hooks(engine: Engine) -> None:
 def is_sqlite(engine_or_url: Engine | URL) -> bool:
     url = engine_or_url.url if isinstance(engine_or_url, Engine) else engine_or_url
     return url.get_backend_name() == "sqlite"
+
+
+def advisory_xact_lock(conn: Any, key: int) -> None:
+    """Hold a lock named by ``key`` until the transaction ends.
+
+    PostgreSQL: ``pg_advisory_xact_lock``. SQLite needs nothing: every transaction there begins
+    with BEGIN IMMEDIATE, which already admits one writer at a time.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (key,))

@@ -1,0 +1,374 @@
+"""``andon verify``: recompute the tree from the stored leaves and check everything against it.
+
+Checked, in one streaming pass: every leaf's bytes hash to its stored leaf hash; leaf indexes run
+0, 1, 2... without gaps; each record names its own index (so a moved row is caught as *reordered*
+or *inserted*); the recomputed tree matches the stored interior nodes, the head row and every
+checkpoint; every checkpoint is signed by the ledger key. The first problem in the leaves names
+the first bad index; checkpoint problems are all listed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from andon.ledger import merkle
+from andon.ledger.checkpoint import Checkpoint, CheckpointError, open_note, parse_note, read_checkpoints
+from andon.ledger.keys import Verifier
+from andon.ledger.tree import STORED_FROM_LEVEL, read_head
+from andon.store.tables import ledger_events, ledger_nodes
+
+CHUNK = 50_000
+
+# What verify can say is wrong; each problem carries one of these.
+KINDS = (
+    "edited",  # a leaf's bytes or hash changed
+    "missing",  # a leaf was deleted
+    "inserted",  # a leaf was added
+    "reordered",  # leaves changed places
+    "truncated",  # the tail was cut off after a checkpoint or the head
+    "bad_signature",  # a checkpoint's signature does not verify
+    "key_replaced",  # a checkpoint is signed by another key than the ledger key
+    "inconsistent",  # checkpoints disagree with each other
+    "bad_checkpoint",  # a checkpoint note is malformed or its row disagrees with its note
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    kind: str
+    index: int | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "index": self.index, "message": self.message}
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    """What ``verify_ledger`` found."""
+
+    size: int = 0  # leaves according to the head row
+    leaves: int = 0  # leaves checked
+    checkpoints: int = 0
+    root: bytes = merkle.EMPTY_ROOT  # the recomputed root over the leaves checked
+    key_id: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad_index(self) -> int | None:
+        indexes = [p.index for p in self.problems if p.index is not None]
+        return min(indexes) if indexes else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "size": self.size,
+            "leaves": self.leaves,
+            "checkpoints": self.checkpoints,
+            "root": self.root.hex(),
+            "key_id": self.key_id,
+            "first_bad_index": self.first_bad_index,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+def _raw(value: Any) -> bytes:
+    """Column bytes as bytes; an edit through SQLite's text functions may have stored text instead."""
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else bytes(value)
+
+
+def _embedded_index(data: bytes) -> int | None:
+    """The top-level ``index`` of a canonical record, read without parsing the JSON.
+
+    Keys are sorted, so ``actor`` (a string) comes first and the first ``,"index":`` is the
+    top-level one: inside a JSON string every quote is escaped, so ``,"`` cannot occur there.
+    """
+    start = data.find(b',"index":')
+    if start < 0:
+        return None
+    end = data.find(b",", start + 9)
+    try:
+        return int(data[start + 9 : end])
+    except ValueError:
+        return None
+
+
+def verify_ledger(
+    conn: Connection,
+    *,
+    verifier: Verifier | None,
+    progress: Callable[[int, int], None] | None = None,
+    chunk: int = CHUNK,
+) -> VerifyReport:
+    """Check the whole ledger; ``verifier`` is the trusted key (None skips signature checks)."""
+    size, frontier = read_head(conn)
+    report = VerifyReport(size=size, key_id=verifier.key_id.hex() if verifier else None)
+    targets = _checkpoints(conn, verifier, report)
+    recomputed: dict[tuple[int, int], bytes] = {}
+    compact = merkle.CompactRange(
+        on_node=lambda level, pos, h: recomputed.__setitem__((level, pos), h), report_from=STORED_FROM_LEVEL
+    )
+    roots: dict[int, bytes] = {}
+    stops = sorted({s for s in targets if s > 0} | {size})
+    failed = _scan_leaves(conn, compact, stops, roots, report, progress, chunk)
+    report.leaves = compact.size
+    report.root = compact.root()
+    if not failed:
+        _check_tail(conn, size, compact.size, report)
+        if compact.size == size and frontier != compact.hashes:
+            report.problems.append(
+                Problem(
+                    "edited", None, "the head row's tree edge disagrees with the leaves; the head was altered"
+                )
+            )
+    bad_block = _check_nodes(conn, recomputed, report)
+    for target_size, checkpoint in sorted(targets.items()):
+        _check_checkpoint(
+            target_size, checkpoint, roots=roots, failed=failed, bad_block=bad_block, report=report
+        )
+    return report
+
+
+def _checkpoints(conn: Connection, verifier: Verifier | None, report: VerifyReport) -> dict[int, Checkpoint]:
+    """Verify every checkpoint's note; returns the checkpoints to compare with the tree, by size."""
+    by_size: dict[int, Checkpoint] = {}
+    stored = read_checkpoints(conn)
+    report.checkpoints = len(stored)
+    for row in stored:
+        try:
+            checkpoint = open_note(row.note, verifier) if verifier is not None else parse_note(row.note)[0]
+        except CheckpointError as exc:
+            kind = "bad_checkpoint" if exc.kind == "malformed" else exc.kind
+            report.problems.append(Problem(kind, None, f"checkpoint {row.id}: {exc}"))
+            try:
+                checkpoint = parse_note(row.note)[0]  # still compare it with the tree
+            except CheckpointError:
+                continue
+        if (checkpoint.size, checkpoint.root) != (row.size, row.root):
+            report.problems.append(
+                Problem(
+                    "bad_checkpoint",
+                    None,
+                    f"checkpoint {row.id}: its size/root columns disagree with its note",
+                )
+            )
+        other = by_size.get(checkpoint.size)
+        if other is not None and other.root != checkpoint.root:
+            report.problems.append(
+                Problem(
+                    "inconsistent",
+                    checkpoint.size,
+                    f"two checkpoints of size {checkpoint.size} have different roots",
+                )
+            )
+        by_size[checkpoint.size] = checkpoint
+    return by_size
+
+
+def _scan_leaves(
+    conn: Connection,
+    compact: merkle.CompactRange,
+    stops: list[int],
+    roots: dict[int, bytes],
+    report: VerifyReport,
+    progress: Callable[[int, int], None] | None,
+    chunk: int,
+) -> bool:
+    """Stream the leaves into ``compact``, noting the root at each stop; True if a leaf was bad."""
+    c = ledger_events.c
+    sha = hashlib.sha256
+    position = 0
+    stop_at = iter(stops)
+    next_stop = next(stop_at, None)
+    total = report.size
+    while True:
+        rows = conn.execute(
+            sa.select(c.idx, c.leaf_hash, c.data).where(c.idx >= position).order_by(c.idx).limit(chunk)
+        ).all()
+        if not rows:
+            return False
+        idxs = [r[0] for r in rows]
+        stored = [_raw(r[1]) for r in rows]
+        datas = [_raw(r[2]) for r in rows]
+        hashes = [sha(b"\x00" + d).digest() for d in datas]
+        end = position + len(rows)
+        clean = idxs[0] == position and idxs[-1] == end - 1 and hashes == stored
+        if clean:
+            clean = all(
+                d.startswith(b',"index":%d,' % i, d.find(b',"index":'))
+                for i, d in zip(idxs, datas, strict=True)
+            )
+        if not clean:
+            bad = _first_bad(conn, position, idxs, stored, hashes, datas, report)
+            _feed(compact, hashes[: bad - position], roots, stops)
+            return True
+        while next_stop is not None and next_stop <= end:
+            compact.append_leaves(hashes[compact.size - position : next_stop - position])
+            roots[next_stop] = compact.root()
+            next_stop = next(stop_at, None)
+        compact.append_leaves(hashes[compact.size - position :])
+        position = end
+        if progress is not None:
+            progress(position, total)
+
+
+def _feed(
+    compact: merkle.CompactRange, hashes: list[bytes], roots: dict[int, bytes], stops: list[int]
+) -> None:
+    """Add the good leaves before a bad one, still noting roots at the stops they reach."""
+    start = compact.size
+    for stop in stops:
+        if start < stop <= start + len(hashes) and stop > compact.size:
+            compact.append_leaves(hashes[compact.size - start : stop - start])
+            roots[stop] = compact.root()
+    compact.append_leaves(hashes[compact.size - start :])
+
+
+def _first_bad(
+    conn: Connection,
+    position: int,
+    idxs: list[int],
+    stored: list[bytes],
+    hashes: list[bytes],
+    datas: list[bytes],
+    report: VerifyReport,
+) -> int:
+    """Name the first bad leaf of a chunk starting at ``position``; returns its index."""
+    for offset, idx in enumerate(idxs):
+        p = position + offset
+        if idx != p:
+            if idx >= report.size:
+                message = f"leaves {p}..{report.size - 1} are missing; the log is truncated"
+                report.problems.append(Problem("truncated", p, message))
+            else:
+                report.problems.append(
+                    Problem("missing", p, f"leaf {p} is missing (the next stored leaf is {idx})")
+                )
+            return p
+        if hashes[offset] != stored[offset]:
+            report.problems.append(
+                Problem("edited", p, f"leaf {p} was edited: its bytes no longer match its leaf hash")
+            )
+            return p
+        claimed = _embedded_index(datas[offset])
+        if claimed is None:
+            report.problems.append(Problem("edited", p, f"leaf {p} was edited: its record names no index"))
+        elif claimed < p:
+            report.problems.append(
+                Problem(
+                    "inserted",
+                    claimed,
+                    f"leaf {p} holds the event recorded as leaf {claimed}: {p - claimed} leaf(s) were "
+                    f"inserted at or after index {claimed}",
+                )
+            )
+            return claimed
+        elif claimed > p:
+            if _holder_of(conn, p, after=p) is not None:
+                report.problems.append(
+                    Problem(
+                        "reordered",
+                        p,
+                        f"leaf {p} holds the event recorded as leaf {claimed}; leaves were reordered",
+                    )
+                )
+            else:
+                report.problems.append(
+                    Problem(
+                        "missing", p, f"leaves {p}..{claimed - 1} are missing; later leaves were renumbered"
+                    )
+                )
+            return p
+        else:
+            continue
+        return p
+    raise AssertionError("a chunk flagged as bad had no bad leaf")
+
+
+def _holder_of(conn: Connection, index: int, *, after: int) -> int | None:
+    """The position of the stored leaf whose record names ``index``, searching after ``after``."""
+    c = ledger_events.c
+    position = after + 1
+    while True:
+        rows = conn.execute(
+            sa.select(c.idx, c.data).where(c.idx >= position).order_by(c.idx).limit(CHUNK)
+        ).all()
+        if not rows:
+            return None
+        for idx, data in rows:
+            if _embedded_index(_raw(data)) == index:
+                return int(idx)
+        position = int(rows[-1][0]) + 1
+
+
+def _check_tail(conn: Connection, head_size: int, seen: int, report: VerifyReport) -> None:
+    if seen < head_size:
+        report.problems.append(
+            Problem("truncated", seen, f"the head records {head_size} leaves but only {seen} are stored")
+        )
+    extra = conn.execute(
+        sa.select(sa.func.min(ledger_events.c.idx)).where(ledger_events.c.idx >= head_size)
+    ).scalar()
+    if extra is not None:
+        report.problems.append(
+            Problem("inserted", int(extra), f"leaf {extra} lies beyond the tree head ({head_size} leaves)")
+        )
+
+
+def _check_nodes(
+    conn: Connection, recomputed: dict[tuple[int, int], bytes], report: VerifyReport
+) -> int | None:
+    """Compare stored interior nodes with the recomputed ones; returns the first leaf of the first bad one."""
+    c = ledger_nodes.c
+    first_bad: int | None = None
+    for level, position, stored in conn.execute(sa.select(c.level, c.position, c.hash)):
+        key = (int(level), int(position))
+        if key in recomputed and recomputed[key] != bytes(stored):
+            leaf = key[1] << key[0]
+            first_bad = leaf if first_bad is None else min(first_bad, leaf)
+    if first_bad is not None and report.ok:
+        report.problems.append(
+            Problem(
+                "edited",
+                first_bad,
+                f"leaves from index {first_bad} differ from the tree built when they were appended "
+                "(leaf hashes were rewritten to match edited bytes)",
+            )
+        )
+    return first_bad
+
+
+def _check_checkpoint(
+    size: int,
+    checkpoint: Checkpoint,
+    *,
+    roots: dict[int, bytes],
+    failed: bool,
+    bad_block: int | None,
+    report: VerifyReport,
+) -> None:
+    leaves = report.leaves
+    if size > leaves:
+        # After a bad leaf the rest was not checked; only a clean, short log is a truncation.
+        if not failed and not any(p.kind == "truncated" for p in report.problems):
+            message = f"a checkpoint covers {size} leaves but only {leaves} are stored"
+            report.problems.append(Problem("truncated", leaves, message))
+        return
+    root = roots.get(size)
+    if root is not None and root != checkpoint.root and report.ok:
+        where = bad_block if bad_block is not None else 0
+        message = (
+            f"the tree of the first {size} leaves does not match its signed checkpoint; "
+            f"leaves were rewritten at or after index {where}"
+        )
+        report.problems.append(Problem("edited", where, message))
