@@ -1,0 +1,110 @@
+"""Every route × every role: no role can do more than it should, and no route escapes the table.
+
+ROUTES names the least role each route needs. A new router must add a row per route; a route
+missing from the table (or a row for a route that no longer exists) fails this test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from fastapi import FastAPI
+from starlette.routing import Mount
+
+from andon.server.app import create_app
+from andon.server.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.server.conftest import Server
+
+
+HUMANS = ("viewer", "responder", "approver", "admin")
+CALLERS = (None, *HUMANS, "agent")  # None: no credentials at all
+
+# gate -> who gets in. Written out here, not computed by the code under test.
+ADMITTED: dict[str, set[str | None]] = {
+    "public": {None, *HUMANS, "agent"},
+    "any": {*HUMANS, "agent"},  # any authenticated caller
+    "viewer": {*HUMANS},
+    "viewer+agent": {*HUMANS, "agent"},  # reads an agent process needs
+    "responder": {"responder", "approver", "admin"},
+    "approver": {"approver", "admin"},
+    "admin": {"admin"},
+    "agent": {"agent", "admin"},  # decisions and events
+}
+
+# (method, route path) -> (gate, the concrete path to request). "*" is a mount (any method, GET probed).
+ROUTES: dict[tuple[str, str], tuple[str, str]] = {
+    ("GET", "/openapi.json"): ("public", "/openapi.json"),
+    ("GET", "/docs"): ("public", "/docs"),
+    ("GET", "/docs/oauth2-redirect"): ("public", "/docs/oauth2-redirect"),
+    ("GET", "/healthz"): ("public", "/healthz"),
+    ("GET", "/metrics"): ("viewer", "/metrics"),
+    ("GET", "/v1/whoami"): ("any", "/v1/whoami"),
+    ("POST", "/v1/keys"): ("admin", "/v1/keys"),
+    ("GET", "/v1/keys"): ("admin", "/v1/keys"),
+    ("GET", "/v1/keys/{key_id}"): ("admin", "/v1/keys/key_missing"),
+    ("DELETE", "/v1/keys/{key_id}"): ("admin", "/v1/keys/key_missing"),
+    ("GET", "/console/login"): ("public", "/console/login"),
+    ("POST", "/console/login"): ("public", "/console/login"),
+    ("POST", "/console/logout"): ("any", "/console/logout"),
+    ("GET", "/console/"): ("viewer", "/console/"),
+    ("GET", "/console/keys"): ("admin", "/console/keys"),
+    ("POST", "/console/keys"): ("admin", "/console/keys"),
+    ("POST", "/console/keys/{key_id}/revoke"): ("admin", "/console/keys/key_missing/revoke"),
+    ("*", "/console/static"): ("public", "/console/static/andon.css"),
+}
+
+
+def app_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
+    """(method, path) of every route the app serves, HEAD left out (it follows GET)."""
+
+    def walk(routes: list[Any]) -> Iterator[tuple[str, str]]:
+        for route in routes:
+            if isinstance(route, Mount):
+                yield "*", route.path
+            elif hasattr(route, "methods") and hasattr(route, "path"):
+                for method in sorted(route.methods - {"HEAD"}):
+                    yield method, route.path
+            elif hasattr(route, "original_router"):  # newer FastAPI keeps included routers whole
+                yield from walk(route.original_router.routes)
+            else:
+                raise AssertionError(f"cannot list the routes of {route!r}; teach app_routes about it")
+
+    yield from walk(list(app.routes))
+
+
+def test_every_route_has_a_row_and_every_row_a_route() -> None:
+    server_app = create_app(Settings())  # routes only: the store is opened by the lifespan, not entered here
+    served = set(app_routes(server_app))
+    missing = sorted(served - ROUTES.keys())
+    stale = sorted(ROUTES.keys() - served)
+    assert not missing, f"routes without a row in ROUTES (add their least role): {missing}"
+    assert not stale, f"rows in ROUTES for routes that do not exist: {stale}"
+    documented = {path for path in server_app.openapi()["paths"]}
+    assert documented <= {path for _, path in served}, "app_routes missed a documented path"
+
+
+@pytest.mark.anyio
+async def test_each_role_gets_exactly_what_its_gate_allows(server: Server) -> None:
+    wrong: list[str] = []
+    for (method, _route), (gate, path) in sorted(ROUTES.items()):
+        verb = "GET" if method == "*" else method
+        for caller in CALLERS:
+            headers = {} if caller is None else server.auth(caller)
+            body = None if verb in ("GET", "HEAD", "OPTIONS") else {}
+            response = await server.client.request(verb, path, headers=headers, json=body)
+            status = response.status_code
+            denied = status in (401, 403) or (
+                status == 303 and response.headers["location"].startswith("/console/login?next=")
+            )
+            if status >= 500:
+                wrong.append(f"{verb} {path} as {caller}: {status} {response.text[:200]}")
+            elif (caller in ADMITTED[gate]) == denied:
+                expected = "admitted" if caller in ADMITTED[gate] else "refused"
+                wrong.append(f"{verb} {path} as {caller}: expected {expected} ({gate}), got {status}")
+            elif denied and caller is not None and status != 403:
+                wrong.append(f"{verb} {path} as {caller}: refused with {status}, expected 403")
+    assert not wrong, "role matrix violations:\n" + "\n".join(wrong)
