@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "lint": "andon.cli.runbook:lint",
     "render": "andon.cli.runbook:render",
     "init": "andon.cli.runbook:init",
+    "apply": "andon.cli.runbook:apply",
     "serve": "andon.cli.server:serve",
     "keys": "andon.cli.server:keys",
     "users": "andon.cli.server:users",

@@ -122,14 +122,15 @@ def _contacts(linter: Linter) -> None:
                 f"contact '{contact_id}' has neither email nor phone; nobody can reach them in an incident",
             )
     present = {c.role for c in contacts.values()}
-    for role in REQUIRED_ROLES:
-        if role not in present:
-            linter.add(
-                "AND128",
-                ("organisation", "contacts"),
-                f"no contact with role '{role}'; name one before the first incident, not during it",
-                key=True,
-            )
+    absent = [role for role in REQUIRED_ROLES if role not in present]
+    if absent:
+        linter.add(
+            "AND128",
+            ("organisation", "contacts"),
+            f"the contact tree has no {', '.join(absent)} contact; name them before the first incident, "
+            "not during it",
+            key=True,
+        )
 
 
 def _severities(linter: Linter) -> None:
