@@ -19,6 +19,9 @@ COMMANDS: dict[str, str] = {
     "serve": "andon.cli.server:serve",
     "keys": "andon.cli.server:keys",
     "users": "andon.cli.server:users",
+    "verify": "andon.cli.ledger:verify",
+    "evidence": "andon.cli.ledger:evidence",
+    "ledger": "andon.cli.ledger:ledger",
 }
 
 

@@ -138,6 +138,31 @@ def read_events(
     ``since`` is inclusive and ``until`` exclusive; ``after_index`` reads only later leaves, which is
     how a follower (a detector, a replica) tails the ledger.
     """
+    query = select_events(
+        workflow=workflow,
+        run_id=run_id,
+        kinds=kinds,
+        incident_id=incident_id,
+        since=since,
+        until=until,
+        after_index=after_index,
+        limit=limit,
+    )
+    return [StoredEvent.from_row(row) for row in conn.execute(query)]
+
+
+def select_events(
+    *,
+    workflow: str | None = None,
+    run_id: str | None = None,
+    kinds: Iterable[str] | None = None,
+    incident_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after_index: int | None = None,
+    limit: int | None = None,
+) -> sa.Select[tuple[int, bytes, bytes]]:
+    """The query behind ``read_events``: columns ``idx, leaf_hash, data`` in index order."""
     c = ledger_events.c
     query = sa.select(c.idx, c.leaf_hash, c.data).order_by(c.idx)
     if workflow is not None:
@@ -156,7 +181,7 @@ def read_events(
         query = query.where(c.idx > after_index)
     if limit is not None:
         query = query.limit(limit)
-    return [StoredEvent.from_row(row) for row in conn.execute(query)]
+    return query
 
 
 def read_event(conn: Connection, index: int) -> StoredEvent | None:

@@ -76,13 +76,25 @@ class StoredTree:
         high = [p for p in needed if p[0] >= STORED_FROM_LEVEL]
         known = self._nodes(high)
         leaves = self._leaves([(pos << lvl, (pos + 1) << lvl) for lvl, pos in low])
+
+        def low_hash(level: int, position: int) -> bytes:
+            # Memoised bottom-up: pieces of many proofs share their lower nodes.
+            key = (level, position)
+            found = known.get(key)
+            if found is None:
+                if level == 0:
+                    found = leaves.get(position)
+                    if found is None:
+                        raise LedgerError(f"leaf {position} is missing; run andon verify")
+                else:
+                    found = merkle.node_hash(
+                        low_hash(level - 1, 2 * position), low_hash(level - 1, 2 * position + 1)
+                    )
+                known[key] = found
+            return found
+
         for lvl, pos in low:
-            first = pos << lvl
-            try:
-                run = [leaves[i] for i in range(first, first + (1 << lvl))]
-            except KeyError as exc:
-                raise LedgerError(f"leaf {exc.args[0]} is missing; run andon verify") from None
-            known[(lvl, pos)] = merkle.subtree_root(run)
+            low_hash(lvl, pos)
         return {r: fold([known[p] for p in ps]) for r, ps in wanted.items()}
 
     def root(self, size: int) -> bytes:
