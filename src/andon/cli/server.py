@@ -33,9 +33,14 @@ def _actor() -> str:
 
 
 def _open() -> Any:
-    from andon.store import open_store
+    """The store the server would use (same settings), migrated."""
+    from andon.server.settings import Settings
+    from andon.store import create_engine, migrate
 
-    return open_store()
+    settings = Settings.from_env()
+    engine = create_engine(settings.database_url, schema=settings.database_schema)
+    migrate(engine)
+    return engine
 
 
 def console_url(host: str, port: int) -> str:
@@ -60,12 +65,10 @@ def serve(host: str | None, port: int | None) -> None:
     from andon.server.app import create_app
     from andon.server.settings import Settings
     from andon.server.users import bootstrap_admin
-    from andon.store import create_engine, migrate
 
     settings = Settings.from_env(host=host, port=port)
-    engine = create_engine(settings.database_url, schema=settings.database_schema)
+    engine = _open()
     try:
-        migrate(engine)
         with engine.begin() as conn:
             password = bootstrap_admin(conn)
     finally:

@@ -11,8 +11,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from andon.server.errors import error_body
-
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+from andon.server.settings import DEFAULT_MAX_BODY_BYTES
 
 
 class BodySizeLimit:

@@ -11,7 +11,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from andon.errors import ConfigError
-from andon.server.limits import DEFAULT_MAX_BODY_BYTES
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,7 @@ SETTINGS: dict[str, Setting] = {
         "the store; `postgresql://user@host/db` for several server replicas",
     ),
     "database_schema": Setting(
-        "ANDON_DATABASE_SCHEMA", "public", "PostgreSQL schema holding Andon's tables (empty: the default)"
+        "ANDON_DATABASE_SCHEMA", "public", "PostgreSQL schema for Andon's tables (sets `search_path`)"
     ),
     "host": Setting("ANDON_HOST", "127.0.0.1", "address `andon serve` listens on"),
     "port": Setting("ANDON_PORT", "8787", "port `andon serve` listens on"),
