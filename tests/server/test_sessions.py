@@ -161,3 +161,13 @@ async def test_the_nav_shows_only_what_the_role_may_open(server: Server, error_b
     overview = await server.client.get("/console/")
     assert 'href="/console/keys"' not in overview.text
     error_body(await server.client.get("/console/keys"), 403)
+
+
+async def test_console_pages_cannot_be_framed(server: Server) -> None:
+    for path in ("/console/login", "/console/static/andon.css"):
+        response = await server.client.get(path)
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+    api = await server.client.get("/healthz")
+    assert api.headers["x-content-type-options"] == "nosniff" and "content-security-policy" not in api.headers

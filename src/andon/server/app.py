@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from andon.server.console import STATIC_DIR
 from andon.server.console import pages as console_pages
 from andon.server.errors import install_error_handlers
+from andon.server.headers import SecurityHeaders
 from andon.server.limits import BodySizeLimit
 from andon.server.metrics import RequestTimer, ServerMetrics
 from andon.server.routers import health, keys, whoami
@@ -66,5 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
     # Added last = outermost: the timer also sees requests the size limit refuses.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestTimer, metrics=metrics)
     return app
