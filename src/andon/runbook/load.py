@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from andon.errors import Problem, RunbookError
 from andon.runbook.messages import explain
-from andon.runbook.refs import check_references
+from andon.runbook.refs import KEY, check_references
 from andon.runbook.schema import Runbook
 from andon.runbook.yamlnodes import (
     DUPLICATE,
@@ -152,8 +152,9 @@ def load_all(path: str | Path) -> list[LoadedRunbook]:
             )
     if problems:
         raise RunbookError(problems)
-    roots = [p for p in parsed if "organisation" in p.data]
-    groups = [[p] for p in parsed] if len(roots) > 1 and len(roots) == len(parsed) else [parsed]
+    # Complete runbooks side by side (each with its own version line and organisation) are separate.
+    complete = [p for p in parsed if "andon" in p.data and "organisation" in p.data]
+    groups = [[p] for p in parsed] if len(parsed) > 1 and len(complete) == len(parsed) else [parsed]
     results: list[LoadedRunbook] = []
     for group in groups:
         try:
@@ -188,7 +189,10 @@ def _assemble(files: list[ParsedFile]) -> LoadedRunbook:
             problems.append(problem(where, code, message, loaded.label(loc)))
         raise RunbookError(_sorted(problems)) from None
     for loc, message in check_references(runbook):
-        problems.append(problem(loaded.locate(loc), UNKNOWN_REFERENCE, message, loaded.label(loc)))
+        at_key = bool(loc) and loc[-1] == KEY
+        loc = loc[:-1] if at_key else loc
+        where = loaded.locate(loc, key=at_key)
+        problems.append(problem(where, UNKNOWN_REFERENCE, message, loaded.label(loc)))
     if problems:
         raise RunbookError(_sorted(problems))
     loaded.runbook = runbook

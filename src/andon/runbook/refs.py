@@ -11,13 +11,16 @@ from andon.runbook.schema import Runbook
 from andon.runbook.vocabulary import INCIDENT_CLASSES, OWNER_ROLES
 
 FieldPath = tuple[str | int, ...]
+# Appended to a path when the problem is a mapping key rather than its value.
+KEY = "<key>"
 
 
 def _unknown(kind: str, value: str, known: list[str]) -> str:
     close = suggest(value, known)
     hint = f"; did you mean '{close}'?" if close else ""
     listing = ", ".join(known) if known else "none declared"
-    return f"unknown {kind} '{value}'{hint} ({kind}s: {listing})"
+    plural = "severities" if kind == "severity" else f"{kind}s"
+    return f"unknown {kind} '{value}'{hint} ({plural}: {listing})"
 
 
 def check_references(runbook: Runbook) -> list[tuple[FieldPath, str]]:
@@ -89,5 +92,6 @@ def check_references(runbook: Runbook) -> list[tuple[FieldPath, str]]:
                 )
         for name in workflow.limits.rate.tools:
             if name not in tools:
-                found.append(((*here, "limits", "rate", "tools", name), _unknown("tool", name, tools)))
+                # The mistake is the key itself (the tool's name), so point at the key.
+                found.append(((*here, "limits", "rate", "tools", name, KEY), _unknown("tool", name, tools)))
     return found

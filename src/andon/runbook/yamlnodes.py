@@ -119,10 +119,14 @@ def read_text(path: Path) -> str:
 
 
 def _hint(problem_text: str) -> str:
-    if "mapping values are not allowed" in problem_text or "expected <block end>" in problem_text:
+    indentation = (
+        "mapping values are not allowed",
+        "expected <block end>",
+        "did not find expected key",
+        "did not find expected '-' indicator",
+    )
+    if any(text in problem_text for text in indentation):
         return "; check the indentation of this line against the lines above it"
-    if "found character '\\t'" in problem_text:
-        return "; YAML does not allow tabs for indentation, use spaces"
     if "could not find expected ':'" in problem_text:
         return "; a key needs a colon after it ('key: value')"
     return ""
@@ -140,6 +144,9 @@ def parse(path: Path) -> ParsedFile:
         mark = exc.problem_mark or exc.context_mark
         where = Position(name, mark.line + 1, mark.column + 1) if mark else Position(name, 1, 1)
         what = exc.problem or exc.context or "invalid YAML"
+        line_text = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
+        if "\t" in line_text[: mark.column + 1 if mark else 0]:
+            what += "; YAML does not allow tabs for indentation, use spaces"
         if "expected a single document" in str(exc):
             what = "the file holds more than one YAML document ('---'); keep one runbook document per file"
         raise RunbookError([problem(where, SYNTAX, f"YAML syntax error: {what}{_hint(what)}")]) from None
