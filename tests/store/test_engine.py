@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -71,3 +71,24 @@ def test_default_url_lives_in_the_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_
 def test_unsupported_urls_get_a_plain_error(url: str) -> None:
     with pytest.raises(ConfigError):
         create_engine(url)
+
+
+def test_a_reader_does_not_wait_for_a_writer(sqlite_url: str) -> None:
+    from andon.store import reading
+
+    eng = create_engine(sqlite_url)
+    migrate(eng)
+    with eng.begin() as writer:
+        writer.execute(
+            runbook_revisions.insert().values(
+                created_at=datetime(2026, 1, 1, tzinfo=UTC),
+                actor="a",
+                source="s",
+                digest="0" * 64,
+                document={},
+            )
+        )
+        # The writer holds the write lock; a reader still sees the last committed state at once.
+        with reading(eng) as reader:
+            assert reader.execute(sa.select(sa.func.count()).select_from(runbook_revisions)).scalar() == 0
+    eng.dispose()

@@ -3,6 +3,6 @@
 Routes and CLI commands own transactions; domain services take a ``Connection`` and only execute.
 """
 
-from andon.store.engine import create_engine, data_dir, database_url, migrate, open_store
+from andon.store.engine import create_engine, data_dir, database_url, migrate, open_store, reading
 
-__all__ = ["create_engine", "data_dir", "database_url", "migrate", "open_store"]
+__all__ = ["create_engine", "data_dir", "database_url", "migrate", "open_store", "reading"]

@@ -9,6 +9,8 @@ from sqlalchemy.engine import URL, Engine, make_url
 
 from andon.errors import ConfigError, MissingExtra
 
+READ_ONLY_OPTION = "andon_read_only"
+
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     # NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.
@@ -64,7 +66,11 @@ def install_sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (see andon.store.reading) start deferred so they never queue behind a writer in WAL.
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_sqlite(engine_or_url: Engine | URL) -> bool:

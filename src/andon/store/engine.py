@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 
 from andon.errors import StoreError
-from andon.store.dialect import engine_options, install_sqlite_hooks, is_sqlite, normalise_url
+from andon.store.dialect import (
+    READ_ONLY_OPTION,
+    engine_options,
+    install_sqlite_hooks,
+    is_sqlite,
+    normalise_url,
+)
 
 DATA_DIR_ENV = "ANDON_DATA_DIR"
 DATABASE_URL_ENV = "ANDON_DATABASE_URL"
@@ -37,6 +45,14 @@ def create_engine(url: str | URL | None = None, *, schema: str | None = None) ->
     if is_sqlite(parsed):
         install_sqlite_hooks(engine)
     return engine
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only: on SQLite its transaction is deferred and never takes the write lock."""
+    with engine.connect() as conn:
+        conn.execution_options(**{READ_ONLY_OPTION: True})
+        yield conn
 
 
 def migrate(engine: Engine) -> None:
