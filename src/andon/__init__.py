@@ -12,11 +12,15 @@ from andon.errors import AndonError, ApprovalPending, Denied
 
 __version__ = "0.1.0"
 
-__all__ = ["AndonError", "ApprovalPending", "Denied", "__version__"]
+__all__ = ["Andon", "AndonError", "ApprovalPending", "Denied", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    pass
+    from andon.sdk.client import Andon
 
 
 def __getattr__(name: str) -> Any:
+    if name == "Andon":  # loads the SDK (and, in local mode, the store) only when asked for
+        from andon.sdk.client import Andon
+
+        return Andon
     raise AttributeError(f"module 'andon' has no attribute {name!r}")

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from andon.control.state import ControlState, Switch, WorkflowPolicy
+from andon.control.state import ControlState, Switch, WorkflowPolicy, compile_document
 from andon.store.tables import control_epoch, control_switches, runbook_revisions
 
 _compiled: dict[int, Mapping[str, WorkflowPolicy]] = {}
@@ -43,14 +43,6 @@ def policies(conn: Connection, revision: int | None) -> Mapping[str, WorkflowPol
             _compiled.pop(min(_compiled))
         _compiled[revision] = compiled
     return compiled
-
-
-def compile_document(document: Mapping[str, Any]) -> Mapping[str, WorkflowPolicy]:
-    """Policies of every workflow in a stored runbook document (``Runbook.to_document()`` output)."""
-    from andon.runbook.schema import Runbook
-
-    runbook = Runbook.from_document(dict(document))
-    return {w.id: WorkflowPolicy.from_workflow(w) for w in runbook.workflows}
 
 
 def switch_from_row(row: Any) -> Switch:

@@ -220,3 +220,11 @@ class ControlState:
             {} if runbook is None else {w.id: WorkflowPolicy.from_workflow(w) for w in runbook.workflows}
         )
         return cls(workflows=workflows, switches=tuple(switches), revision=revision, epoch=epoch)
+
+
+def compile_document(document: Mapping[str, Any]) -> Mapping[str, WorkflowPolicy]:
+    """Policies of every workflow in a stored runbook document (``Runbook.to_document()`` output)."""
+    from andon.runbook.schema import Runbook
+
+    runbook = Runbook.from_document(dict(document))
+    return {w.id: WorkflowPolicy.from_workflow(w) for w in runbook.workflows}
