@@ -56,11 +56,15 @@ ledger_events = Table(
     Column("leaf_hash", LargeBinary(32), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("actor", String(200), nullable=False),
-    Column("workflow", String(200), nullable=True, index=True),
-    Column("run_id", String(200), nullable=True, index=True),
+    Column("workflow", String(200), nullable=True),
+    Column("run_id", String(200), nullable=True),
     Column("incident_id", String(200), nullable=True, index=True),
     Column("time", UTCDateTime(), nullable=False, index=True),
     Column("data", LargeBinary, nullable=False),
+    # Filters in leaf-index order, for keyset pages (migration 0005).
+    Index("ix_ledger_events_workflow_idx", "workflow", "idx"),
+    Index("ix_ledger_events_run_id_idx", "run_id", "idx"),
+    Index("ix_ledger_events_kind_idx", "kind", "idx"),
 )
 
 # Interior nodes of complete subtrees at level >= 8 (256 leaves and up): a proof reads O(log n)
