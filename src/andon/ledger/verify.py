@@ -125,17 +125,10 @@ def verify_ledger(
     report.root = compact.root()
     if not failed:
         _check_tail(conn, size, compact.size, report)
-        if compact.size == size and frontier != compact.hashes:
-            report.problems.append(
-                Problem(
-                    "edited", None, "the head row's tree edge disagrees with the leaves; the head was altered"
-                )
-            )
-    bad_block = _check_nodes(conn, recomputed, report)
-    for target_size, checkpoint in sorted(targets.items()):
-        _check_checkpoint(
-            target_size, checkpoint, roots=roots, failed=failed, bad_block=bad_block, report=report
-        )
+        _check_tree(targets, roots=roots, bad_nodes=_first_bad_node(conn, recomputed), report=report)
+        if report.ok and frontier != compact.hashes:
+            message = "the head row disagrees with the stored leaves; the head was altered"
+            report.problems.append(Problem("edited", None, message))
     return report
 
 
@@ -321,54 +314,61 @@ def _check_tail(conn: Connection, head_size: int, seen: int, report: VerifyRepor
     ).scalar()
     if extra is not None:
         report.problems.append(
-            Problem("inserted", int(extra), f"leaf {extra} lies beyond the tree head ({head_size} leaves)")
-        )
-
-
-def _check_nodes(
-    conn: Connection, recomputed: dict[tuple[int, int], bytes], report: VerifyReport
-) -> int | None:
-    """Compare stored interior nodes with the recomputed ones; returns the first leaf of the first bad one."""
-    c = ledger_nodes.c
-    first_bad: int | None = None
-    for level, position, stored in conn.execute(sa.select(c.level, c.position, c.hash)):
-        key = (int(level), int(position))
-        if key in recomputed and recomputed[key] != bytes(stored):
-            leaf = key[1] << key[0]
-            first_bad = leaf if first_bad is None else min(first_bad, leaf)
-    if first_bad is not None and report.ok:
-        report.problems.append(
             Problem(
-                "edited",
-                first_bad,
-                f"leaves from index {first_bad} differ from the tree built when they were appended "
-                "(leaf hashes were rewritten to match edited bytes)",
+                "inserted",
+                int(extra),
+                f"leaf {extra} was inserted: it lies beyond the tree head ({head_size} leaves)",
             )
         )
-    return first_bad
 
 
-def _check_checkpoint(
-    size: int,
-    checkpoint: Checkpoint,
+def _first_bad_node(conn: Connection, recomputed: dict[tuple[int, int], bytes]) -> tuple[int, int] | None:
+    """Leaf range [start, end) under the leftmost stored interior node that the leaves no longer give."""
+    c = ledger_nodes.c
+    first: tuple[int, int] | None = None
+    for level, position, stored in conn.execute(sa.select(c.level, c.position, c.hash)):
+        key = (int(level), int(position))
+        if key in recomputed and recomputed[key] != _raw(stored):
+            span = (key[1] << key[0], (key[1] + 1) << key[0])
+            if first is None or span[0] < first[0] or (span[0] == first[0] and span[1] < first[1]):
+                first = span
+    return first
+
+
+def _check_tree(
+    targets: dict[int, Checkpoint],
     *,
     roots: dict[int, bytes],
-    failed: bool,
-    bad_block: int | None,
+    bad_nodes: tuple[int, int] | None,
     report: VerifyReport,
 ) -> None:
+    """Compare the recomputed tree with the checkpoints and stored nodes, once every row looked sound.
+
+    Rows that hash correctly but give another tree mean leaf hashes were rewritten along with the
+    bytes. The rewritten leaf lies after the last checkpoint that still matches and before the first
+    that does not; the stored interior nodes narrow that to the block they cover.
+    """
     leaves = report.leaves
-    if size > leaves:
-        # After a bad leaf the rest was not checked; only a clean, short log is a truncation.
-        if not failed and not any(p.kind == "truncated" for p in report.problems):
-            message = f"a checkpoint covers {size} leaves but only {leaves} are stored"
-            report.problems.append(Problem("truncated", leaves, message))
+    longer = [size for size in targets if size > leaves]
+    if longer and not any(p.kind == "truncated" for p in report.problems):
+        message = f"truncated: a checkpoint covers {max(longer)} leaves but only {leaves} are stored"
+        report.problems.append(Problem("truncated", leaves, message))
+    matching = [size for size in targets if size in roots and roots[size] == targets[size].root]
+    differing = [size for size in targets if size in roots and roots[size] != targets[size].root]
+    if not differing and bad_nodes is None:
         return
-    root = roots.get(size)
-    if root is not None and root != checkpoint.root and report.ok:
-        where = bad_block if bad_block is not None else 0
-        message = (
-            f"the tree of the first {size} leaves does not match its signed checkpoint; "
-            f"leaves were rewritten at or after index {where}"
-        )
-        report.problems.append(Problem("edited", where, message))
+    lower, upper = 0, leaves
+    if differing:
+        upper = min(differing)
+        lower = max((size for size in matching if size < upper), default=0)
+    if bad_nodes is not None and bad_nodes[0] < upper and bad_nodes[1] > lower:
+        lower, upper = max(lower, bad_nodes[0]), min(upper, bad_nodes[1])
+    what = (
+        f"the checkpoint of size {min(differing)} no longer matches"
+        if differing
+        else "stored tree nodes differ"
+    )
+    message = (
+        f"a leaf in [{lower}, {upper}) was edited and its leaf hash rewritten: {what} the recomputed tree"
+    )
+    report.problems.append(Problem("edited", lower, message))
