@@ -28,7 +28,7 @@ class Crm:
 def guard_crm(a: Andon, crm: Crm, workflow: str = "support-triage") -> tuple[Any, Any]:
     """Register the CRM's tools with ``a``: (read_ticket, update_tier)."""
 
-    def read_tier(account_id: str, tier: str) -> dict[str, Any]:
+    def read_tier(account_id: str) -> dict[str, Any]:
         return crm.get(account_id)
 
     def restore_tier(change: Change) -> None:

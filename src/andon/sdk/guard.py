@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -66,11 +67,25 @@ class ToolSpec:
         bound.apply_defaults()
         return dict(bound.arguments)
 
+    def record_args(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The arguments that name the record: those the state reader takes (all, if it takes **kwargs)."""
+        if self.state is None:
+            return args
+        params = inspect.signature(self.state).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return args
+        return {k: v for k, v in args.items() if k in params}
+
+    def record_key(self, args: dict[str, Any]) -> str:
+        """Identifies the record a call changed, so a rollback knows which actions touch the same one."""
+        reader = getattr(self.state, "__qualname__", repr(self.state))
+        return f"{reader}:{json.dumps(jsonable(self.record_args(args)), sort_keys=True)}"
+
     def read_state(self, args: dict[str, Any]) -> Any:
         """The record as it is now, via the tool's state reader (None when it declares none)."""
         if self.state is None:
             return None
-        return jsonable(self.state(**args))
+        return jsonable(self.state(**self.record_args(args)))
 
 
 class Guard:

@@ -32,6 +32,7 @@ class RollbackReport:
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)  # irreversible or no undo registered here
+    blocked: set[str] = field(default_factory=set, repr=False)  # records with a newer conflict
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,7 +58,23 @@ def _undo_one(client: Andon, item: PlanItem, report: RollbackReport, *, actor: s
         return
     service = client.service
     if spec.state is not None:
+        key = spec.record_key(item.args)
         current = spec.read_state(item.args)
+        if key in report.blocked:
+            # A newer action on this record conflicted and was left alone; undoing an older one under it
+            # would overwrite whatever a person put there.
+            detail = {
+                "expected": item.after,
+                "current": current,
+                "note": "a newer action on this record conflicted",
+            }
+            service.record_undo(
+                action_id=item.action_id, outcome="conflict", actor=actor, reason=reason, detail=detail
+            )
+            report.conflicts.append(
+                {"action_id": item.action_id, "tool": item.tool, "args": item.args, **detail}
+            )
+            return
         if current == item.before and item.before != item.after:
             service.record_undo(
                 action_id=item.action_id,
@@ -69,6 +86,7 @@ def _undo_one(client: Andon, item: PlanItem, report: RollbackReport, *, actor: s
             report.already.append(item.action_id)
             return
         if current != item.after:
+            report.blocked.add(key)
             detail = {"expected": item.after, "current": current}
             service.record_undo(
                 action_id=item.action_id, outcome="conflict", actor=actor, reason=reason, detail=detail
