@@ -1,0 +1,1 @@
+"""Incidents: lifecycle, checklists, regulatory clocks and regimes, containment, review."""
