@@ -323,3 +323,21 @@ def test_field_label_uses_ids_and_names() -> None:
         field_label(data, ("workflows", 0, "tools", 1, "effect"))
         == "workflows[support-triage].tools[1].effect"
     )
+
+
+def test_absurd_nesting_is_refused_not_crashed(write: Write) -> None:
+    path = write("a: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    assert one(load_problems(path)) == (
+        "runbook.yaml:1:1",
+        "AND001",
+        "the document nests far deeper than a runbook needs",
+    )
+
+
+def test_date_shaped_value_that_is_no_date(write: Write) -> None:
+    path = write(MINIMAL + "    drills: {cadence: 30d, last: 2026-13-45}\n")
+    assert one(load_problems(path)) == (
+        "runbook.yaml:24:34",
+        "AND006",
+        "cannot read '2026-13-45': month must be in 1..12",
+    )

@@ -18,9 +18,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from andon.errors import Problem
 
 try:  # the C composer is ~10x faster on big files; the pure-Python one gives identical marks
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _FastLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _FastLoader  # type: ignore[assignment]
 
 MAX_BYTES = 5 * 1024 * 1024
 # Aliases can make a small file expand enormously ("billion laughs"); a runbook never needs this many.
@@ -118,6 +118,17 @@ def read_text(path: Path) -> str:
     return text
 
 
+def _may_nest_deeply(text: str) -> bool:
+    """A cheap upper bound on nesting: indentation plus brackets and dashes, with open flow brackets."""
+    flow = 0
+    for line in text.splitlines():
+        flow += line.count("[") + line.count("{") - line.count("]") - line.count("}")
+        indicators = line.count("[") + line.count("{") + line.count("- ")
+        if flow + indicators + (len(line) - len(line.lstrip())) > 200:
+            return True
+    return False
+
+
 def _hint(problem_text: str) -> str:
     indentation = (
         "mapping values are not allowed",
@@ -138,8 +149,11 @@ def parse(path: Path) -> ParsedFile:
 
     name = str(path)
     text = read_text(path)
+    # libyaml's composer recurses in C and crashes the process on absurd nesting ("[[[[…"); such
+    # input goes to the pure-Python composer, whose RecursionError we can report.
+    loader = yaml.SafeLoader if _may_nest_deeply(text) else _FastLoader
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        root = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Position(name, mark.line + 1, mark.column + 1) if mark else Position(name, 1, 1)
@@ -152,6 +166,10 @@ def parse(path: Path) -> ParsedFile:
         raise RunbookError([problem(where, SYNTAX, f"YAML syntax error: {what}{_hint(what)}")]) from None
     except yaml.YAMLError as exc:
         raise RunbookError([problem(Position(name, 1, 1), SYNTAX, f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise RunbookError(
+            [problem(Position(name, 1, 1), UNREADABLE, "the document nests far deeper than a runbook needs")]
+        ) from None
     if root is None:
         raise RunbookError(
             [problem(Position(name, 1, 1), UNREADABLE, "file is empty; a runbook starts with 'andon: 1'")]
@@ -198,7 +216,9 @@ class _Builder:
                 return self.constructor.construct_object(node, deep=True)
             except yaml.constructor.ConstructorError as exc:
                 self.problems.append(problem(self.pos(node), INVALID, f"cannot read value: {exc.problem}"))
-                return None
+            except ValueError as exc:  # e.g. a date-shaped value that is no date: 2026-13-45
+                self.problems.append(problem(self.pos(node), INVALID, f"cannot read '{node.value}': {exc}"))
+            return None
         return None  # pragma: no cover - composer yields only the three node kinds
 
     def _mapping(self, node: MappingNode, path: FieldPath) -> dict[Any, Any]:
