@@ -58,11 +58,12 @@ def _trusted_verifier(key: str | None) -> Any:
         try:
             return Verifier.parse(text)
         except ConfigError:
-            import base64
             import binascii
 
+            from andon.ledger.keys import b64decode_strict
+
             try:
-                raw = base64.b64decode(text, validate=True)
+                raw = b64decode_strict(text)
             except binascii.Error:
                 raw = b""
             if len(raw) != 32:

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from andon.errors import LedgerError
 from andon.ledger import merkle
-from andon.ledger.keys import Signer, Verifier
+from andon.ledger.keys import Signer, Verifier, b64decode_strict
 from andon.ledger.tree import StoredTree, read_head
 from andon.store.dialect import advisory_xact_lock
 from andon.store.tables import ledger_checkpoints
@@ -87,7 +87,7 @@ def parse_note(note: str) -> tuple[Checkpoint, list[tuple[str, bytes, bytes]]]:
     if not origin or not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
         raise CheckpointError(f"checkpoint size line {size_text!r} is not a decimal number", kind="malformed")
     try:
-        root = base64.b64decode(root_text, validate=True)
+        root = b64decode_strict(root_text)
     except binascii.Error:
         root = b""
     if len(root) != merkle.HASH_SIZE:
@@ -100,7 +100,7 @@ def parse_note(note: str) -> tuple[Checkpoint, list[tuple[str, bytes, bytes]]]:
             raise CheckpointError(f"signature line {line!r} is malformed", kind="malformed")
         name, encoded = line[len(SIGNATURE_PREFIX) :].split(" ")
         try:
-            blob = base64.b64decode(encoded, validate=True)
+            blob = b64decode_strict(encoded)
         except binascii.Error:
             blob = b""
         if len(blob) < 5:

@@ -32,7 +32,7 @@ from andon.errors import ConfigError, EvidenceError
 from andon.ledger import merkle
 from andon.ledger.canonical import canonical_bytes, format_time
 from andon.ledger.checkpoint import CheckpointError, latest_checkpoint, open_note, write_checkpoint
-from andon.ledger.keys import Signer, Verifier
+from andon.ledger.keys import Signer, Verifier, b64decode_strict
 from andon.ledger.log import select_events
 from andon.ledger.tree import StoredTree
 
@@ -110,12 +110,17 @@ def export_bundle(
         checkpoint = open_note(checkpoint_row.note, verifier)
     except CheckpointError as exc:
         raise EvidenceError(f"the newest checkpoint does not verify with the ledger key: {exc}") from None
+    for index, stored_hash, data in rows:
+        if merkle.leaf_hash(data) != stored_hash:
+            raise EvidenceError(
+                f"leaf {index} was edited: its bytes do not match its leaf hash; run andon verify"
+            )
     proofs = StoredTree(conn).inclusion_proofs([i for i, _, _ in rows], checkpoint.size)
     events_out = io.BytesIO()
     proofs_out = io.BytesIO()
     for index, stored_hash, data in rows:
         proof = proofs[index]
-        if merkle.leaf_hash(data) != stored_hash or not merkle.verify_inclusion(
+        if not merkle.verify_inclusion(
             leaf_hash=stored_hash, index=index, size=checkpoint.size, proof=proof, root=checkpoint.root
         ):
             raise EvidenceError(f"leaf {index} does not verify against the checkpoint; run andon verify")
@@ -273,7 +278,7 @@ def _verifier(vkey: bytes, pinned: str | None) -> Verifier:
 
 def _raw_key(text: str, name: str) -> Verifier:
     try:
-        raw = base64.b64decode(text.strip(), validate=True)
+        raw = b64decode_strict(text.strip())
     except binascii.Error:
         raw = b""
     if len(raw) != 32:
@@ -286,7 +291,7 @@ def _check_signature(data: bytes, verifier: Verifier) -> None:
     if not comment.startswith(SIGNATURE_TAG):
         raise _Stop("the archive comment is not an andon bundle signature")
     try:
-        blob = base64.b64decode(comment[len(SIGNATURE_TAG) :], validate=True)
+        blob = b64decode_strict(comment[len(SIGNATURE_TAG) :])
     except binascii.Error:
         raise _Stop("the bundle signature is not valid base64") from None
     if blob[:4] != verifier.key_id:
@@ -320,7 +325,7 @@ def _check_event(line: bytes, proof_line: bytes, size: int, root: bytes) -> str 
         record = json.loads(line)
         proof_record = json.loads(proof_line)
         index = record["index"]
-        proof = [base64.b64decode(h, validate=True) for h in proof_record["proof"]]
+        proof = [b64decode_strict(h) for h in proof_record["proof"]]
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         return f"unreadable event or proof ({type(exc).__name__}: {exc})"
     if not isinstance(index, int) or proof_record.get("index") != index:

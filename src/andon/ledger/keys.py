@@ -7,6 +7,7 @@ signed-note verifier key: ``<name>+<hex key id>+<base64(0x01 || public key)>``.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import os
 import secrets
@@ -22,6 +23,22 @@ from andon.errors import ConfigError
 SIGNING_KEY_FILE = "ledger.key"
 REDACTION_KEY_FILE = "redaction.key"
 ED25519 = b"\x01"  # the signed-note signature type of Ed25519
+
+
+def b64decode_strict(text: str | bytes) -> bytes:
+    """Standard base64 in its one canonical spelling; raises binascii.Error otherwise.
+
+    Plain decoding accepts several spellings of the same bytes (unused trailing bits), which would
+    let a signed file change without its signature noticing.
+    """
+    try:
+        raw = base64.b64decode(text, validate=True)
+        spelled = text.encode("ascii") if isinstance(text, str) else text
+    except ValueError as exc:  # non-ASCII text
+        raise binascii.Error(str(exc)) from None
+    if base64.b64encode(raw) != spelled:
+        raise binascii.Error("non-canonical base64")
+    return raw
 
 
 def key_id(name: str, public_key: bytes) -> bytes:
@@ -64,14 +81,14 @@ class Verifier:
     @classmethod
     def parse(cls, text: str) -> Verifier:
         """Read a verifier key (``name+keyid+base64``); raises ConfigError saying what is wrong."""
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)  # base64 may itself contain "+"
         if len(parts) != 3:
             raise ConfigError(
                 f"verifier key {text.strip()!r} is not of the form <name>+<hex key id>+<base64 key>"
             )
         name, hex_id, encoded = parts
         try:
-            blob = base64.b64decode(encoded, validate=True)
+            blob = b64decode_strict(encoded)
             expected_id = bytes.fromhex(hex_id)
         except ValueError as exc:
             raise ConfigError(f"verifier key {text.strip()!r} is not valid hex/base64: {exc}") from None

@@ -83,7 +83,7 @@ BUILTIN_RULES: dict[str, tuple[Rule, ...]] = {
     "phone": (
         Rule(
             "phone",
-            re.compile(r"(?<![\w+.-])(?:\+|\(\d{1,5}\))?[\s.-]?\d[\d\s().-]{6,22}\d(?![\w.-]*\w)"),
+            re.compile(r"(?<![\w+.-])(?:\+|\(\d{1,5}\)[\s.-]?)?\d[\d\s().-]{6,22}\d(?![\w.-]*\w)"),
             check=_phone,
         ),
     ),
