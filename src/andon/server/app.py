@@ -21,12 +21,20 @@ from andon.server.errors import install_error_handlers
 from andon.server.headers import SecurityHeaders
 from andon.server.limits import BodySizeLimit
 from andon.server.metrics import RequestTimer, ServerMetrics
-from andon.server.routers import health, keys, whoami
+from andon.server.routers import evidence, health, keys, ledger, runbook, whoami
 from andon.server.routers.metrics import metrics_router
 from andon.server.settings import Settings
 from andon.store import create_engine, migrate
 
-ROUTERS: list[APIRouter] = [health.router, whoami.router, keys.router, console_pages.router]
+ROUTERS: list[APIRouter] = [
+    health.router,
+    whoami.router,
+    keys.router,
+    runbook.router,
+    ledger.router,
+    evidence.router,
+    console_pages.router,
+]
 
 
 def _version() -> str:
