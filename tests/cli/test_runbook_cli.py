@@ -187,7 +187,7 @@ def test_init_with_an_invalid_workflow_id_points_at_it(tmp_path: Path) -> None:
         "--technical-email", "t@x.example", "--model", "openai/x", "--output", output,
     )  # fmt: skip
     assert code == 2
-    assert "'Quote Bot' is not a valid id" in out
+    assert "'Quote Bot' cannot be an id" in out
 
 
 def test_apply_stores_revisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -341,3 +341,26 @@ def test_date_shaped_value_that_is_no_date(write: Write) -> None:
         "AND006",
         "cannot read '2026-13-45': month must be in 1..12",
     )
+
+
+def test_contact_id_with_spaces_points_at_the_key(write: Write) -> None:
+    path = write(MINIMAL.replace("    eng: {name: Eve", "    Eve Smith: {name: Eve"))
+    problems = load_problems(path)
+    first = problems[0]
+    assert (first.line, first.column, first.code) == (6, 5, "AND006")
+    assert (
+        first.message == "'Eve Smith' cannot be an id; ids use letters, digits, '-', '_' and '.', no spaces"
+    )
+
+
+def test_out_of_range_number(write: Write) -> None:
+    path = write(
+        MINIMAL.replace(
+            "    autonomy: advise\n", "    autonomy: advise\n    limits: {confidence_threshold: 1.5}\n"
+        )
+    )
+    assert one(load_problems(path)) == (
+        "runbook.yaml:23:36",
+        "AND006",
+        "'confidence_threshold' must be at most 1.0, not the number 1.5",
+    )

@@ -185,7 +185,10 @@ def _assemble(files: list[ParsedFile]) -> LoadedRunbook:
         for error in exc.errors():
             code, message = explain(error)
             loc = tuple(error["loc"])
-            where = loaded.locate(loc, key=code == UNKNOWN_KEY)
+            # pydantic marks a bad mapping key as ("…", "Ops Lead", "[key]"): point at the key itself.
+            bad_key = bool(loc) and loc[-1] == "[key]"
+            loc = loc[:-1] if bad_key else loc
+            where = loaded.locate(loc, key=code == UNKNOWN_KEY or bad_key)
             problems.append(problem(where, code, message, loaded.label(loc)))
         raise RunbookError(_sorted(problems)) from None
     for loc, message in check_references(runbook):

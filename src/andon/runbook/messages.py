@@ -112,7 +112,7 @@ def explain(error: ErrorDetails) -> tuple[str, str]:
     loc = tuple(error["loc"])
     kind = error["type"]
     value = error.get("input")
-    names = [str(part) for part in loc if isinstance(part, str)]
+    names = [str(part) for part in loc if isinstance(part, str) and part != "[key]"]
     last = names[-1] if names else "runbook"
     # "valid effect" for a field, "valid entry for kill_switch" for an item of a list
     what = f"entry for {last}" if loc and isinstance(loc[-1], int) else last
@@ -139,8 +139,13 @@ def explain(error: ErrorDetails) -> tuple[str, str]:
         return INVALID, f"'{last}' should be {_TYPE_WORDS[kind]}, not {_yaml_kind(value)}"
     if kind == "string_pattern_mismatch":
         return INVALID, (
-            f"{_yaml_kind(value)} is not a valid {what}; use letters, digits, '-', '_' and '.', no spaces"
+            f"{_yaml_kind(value)} cannot be an id; ids use letters, digits, '-', '_' and '.', no spaces"
         )
+    bounds = {"less_than_equal": "at most", "less_than": "below", "greater_than_equal": "at least"}
+    bounds["greater_than"] = "above"
+    if kind in bounds:
+        limit = next(iter(error.get("ctx", {}).values()), "")
+        return INVALID, f"'{last}' must be {bounds[kind]} {limit}, not {_yaml_kind(value)}"
     if kind in ("too_short", "string_too_short"):
         return INVALID, f"'{last}' must not be empty"
     if kind == "value_error":
