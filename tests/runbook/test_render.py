@@ -92,3 +92,25 @@ def test_every_example_renders_its_workflow_and_every_incident_class(name: str) 
         assert f"(`{incident_class.id}`)" in text
     # Short enough to use: a few pages, not a manual.
     assert len(text.splitlines()) < 400
+
+
+MINIMAL = """\
+andon: 1
+organisation:
+  name: Acme
+  contacts: {ops: {name: Omar, role: operations}}
+severities: [{id: sev1, name: Critical, definition: Harm, acknowledge_within: 15m}]
+workflows:
+  - {id: triage, purpose: Routes tickets, owners: {business: ops, technical: ops},
+     model: {provider: openai, name: m}, autonomy: observe, recovery: Pause.}
+"""
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_a_sparse_runbook_renders_its_gaps_plainly(tmp_path: Any, fmt: Any) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(MINIMAL, encoding="utf-8")
+    text = render(load_runbook(path), fmt=fmt)
+    assert "No regimes declared." in text
+    assert "No logging declared." in text
+    assert "andon pause triage" in text

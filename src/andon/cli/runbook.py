@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +130,8 @@ def render(path: Path, fmt: str | None, output: Path | None) -> None:
         _print_problems(exc.problems)
         sys.exit(EXIT_UNUSABLE)
     chosen = fmt or ("html" if output is not None and output.suffix in (".html", ".htm") else "markdown")
-    text = render_runbook(loaded.runbook, fmt=chosen, today=date.today(), digest=loaded.digest)  # type: ignore[arg-type]
+    today = datetime.now(UTC).date()
+    text = render_runbook(loaded.runbook, fmt=chosen, today=today, digest=loaded.digest)  # type: ignore[arg-type]
     if has_errors(lint_runbook(loaded)):
         click.echo(f"note: {path} has lint errors; run 'andon lint {path}' before relying on it", err=True)
     if output is None:
