@@ -15,11 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from andon.control.approvals import request_approval
+from andon.control.approvals import new_approval_id, request_approval
 from andon.control.decide import Action, Decision, decide
 from andon.control.journal import emit
 from andon.control.limits import Bucket, breaker_verdict, level, limits_for
-from andon.control.snapshot import workflow_state
+from andon.control.snapshot import current_revision, policies, workflow_state
 from andon.control.state import WorkflowPolicy
 from andon.control.switches import trip_breaker
 from andon.errors import ControlError
@@ -92,15 +92,28 @@ class ActionOutcome:
         return cls(**data)
 
 
+_b = control_buckets.c
+_LOCK_BUCKETS = (
+    sa.select(_b.key, _b.tokens, _b.updated)
+    .where(_b.key.in_(sa.bindparam("keys", expanding=True)))
+    .order_by(_b.key)
+    .with_for_update()
+)
+_DEBIT = (
+    control_buckets.update()
+    .where(_b.key == sa.bindparam("k"))
+    .values(tokens=sa.bindparam("t"), updated=sa.bindparam("u"))
+)
+_INSERT_ACTION = control_actions.insert()
+
+
 def _take_buckets(conn: Connection, policy: WorkflowPolicy, tool: str, now: float) -> dict[str, float]:
     """Lock the action's bucket rows (creating missing ones) and return their levels at ``now``."""
     found = limits_for(policy, tool)
     if not found:
         return {}
     keys = sorted(limit.key for limit in found)  # one lock order for every writer: no deadlocks
-    t = control_buckets.c
-    query = sa.select(t.key, t.tokens, t.updated).where(t.key.in_(keys)).order_by(t.key).with_for_update()
-    rows = {row.key: Bucket(row.tokens, row.updated) for row in conn.execute(query)}
+    rows = {row.key: Bucket(row.tokens, row.updated) for row in conn.execute(_LOCK_BUCKETS, {"keys": keys})}
     missing = [key for key in keys if key not in rows]
     if missing:
         rates = {limit.key: limit.rate for limit in found}
@@ -112,17 +125,15 @@ def _take_buckets(conn: Connection, policy: WorkflowPolicy, tool: str, now: floa
                     )
             except sa.exc.IntegrityError:
                 pass  # another writer created it first; the locked read below sees theirs
-        rows = {row.key: Bucket(row.tokens, row.updated) for row in conn.execute(query)}
+        rows = {
+            row.key: Bucket(row.tokens, row.updated) for row in conn.execute(_LOCK_BUCKETS, {"keys": keys})
+        }
     return {limit.key: level(rows.get(limit.key), limit.rate, now) for limit in found}
 
 
 def _debit(conn: Connection, decision: Decision, tokens: dict[str, float], now: float) -> None:
-    for key in decision.debit:
-        conn.execute(
-            control_buckets.update()
-            .where(control_buckets.c.key == key)
-            .values(tokens=tokens[key] - 1.0, updated=now)
-        )
+    if decision.debit:
+        conn.execute(_DEBIT, [{"k": key, "t": tokens[key] - 1.0, "u": now} for key in decision.debit])
 
 
 def decide_action(conn: Connection, request: ActionRequest, *, now: datetime) -> ActionDecision:
@@ -145,45 +156,8 @@ def decide_action(conn: Connection, request: ActionRequest, *, now: datetime) ->
         trip_breaker(conn, workflow=request.workflow, why=decision.trip, now=now)
 
     action_id = f"act-{uuid.uuid4().hex}"
+    approval_id = new_approval_id() if decision.outcome == "hold" else None
     effect = tool_policy.effect if tool_policy else "unknown"
-    conn.execute(
-        control_actions.insert().values(
-            id=action_id,
-            workflow=request.workflow,
-            tool=request.tool,
-            effect=effect,
-            run_id=request.run_id,
-            actor=request.actor,
-            outcome=decision.outcome,
-            rule=decision.rule,
-            reason=decision.reason,
-            args=request.args,
-            versions=request.versions,
-            confidence=request.confidence,
-            before=request.before,
-            decided_at=now,
-            status=STATUS_BY_OUTCOME[decision.outcome],
-        )
-    )
-    approval_id = None
-    if decision.outcome == "hold":
-        ttl = (
-            timedelta(seconds=request.approval_ttl_seconds)
-            if request.approval_ttl_seconds
-            else DEFAULT_APPROVAL_TTL
-        )
-        approval = request_approval(
-            conn,
-            action_id=action_id,
-            request=request,
-            decision=decision,
-            expires_at=now + ttl,
-            now=now,
-        )
-        approval_id = approval.id
-        conn.execute(
-            control_actions.update().where(control_actions.c.id == action_id).values(approval_id=approval_id)
-        )
     index = emit(
         conn,
         kind="decision",
@@ -206,7 +180,43 @@ def decide_action(conn: Connection, request: ActionRequest, *, now: datetime) ->
             "versions": request.versions,
         },
     )
-    conn.execute(control_actions.update().where(control_actions.c.id == action_id).values(ledger_index=index))
+    conn.execute(
+        _INSERT_ACTION,
+        {
+            "id": action_id,
+            "workflow": request.workflow,
+            "tool": request.tool,
+            "effect": effect,
+            "run_id": request.run_id,
+            "actor": request.actor,
+            "outcome": decision.outcome,
+            "rule": decision.rule,
+            "reason": decision.reason,
+            "approval_id": approval_id,
+            "args": request.args,
+            "versions": request.versions,
+            "confidence": request.confidence,
+            "before": request.before,
+            "decided_at": now,
+            "status": STATUS_BY_OUTCOME[decision.outcome],
+            "ledger_index": index,
+        },
+    )
+    if approval_id is not None:
+        ttl = (
+            timedelta(seconds=request.approval_ttl_seconds)
+            if request.approval_ttl_seconds
+            else DEFAULT_APPROVAL_TTL
+        )
+        request_approval(
+            conn,
+            approval_id=approval_id,
+            action_id=action_id,
+            request=request,
+            decision=decision,
+            expires_at=now + ttl,
+            now=now,
+        )
     return ActionDecision(
         action_id=action_id,
         outcome=decision.outcome,
@@ -256,8 +266,6 @@ def record_outcome(conn: Connection, outcome: ActionOutcome, *, now: datetime) -
             "undo": outcome.undo,
         },
     )
-    from andon.control.snapshot import current_revision, policies
-
     policy = policies(conn, current_revision(conn)).get(row.workflow)
     if policy is None or policy.breaker is None or outcome.ok:
         return None

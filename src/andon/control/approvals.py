@@ -103,9 +103,14 @@ def _select() -> sa.Select[Any]:
     )
 
 
+def new_approval_id() -> str:
+    return f"apr-{uuid.uuid4().hex[:20]}"
+
+
 def request_approval(
     conn: Connection,
     *,
+    approval_id: str,
     action_id: str,
     request: ActionRequest,
     decision: Decision,
@@ -113,7 +118,6 @@ def request_approval(
     now: datetime,
 ) -> Approval:
     """Open an approval request for a held action (called inside decide_action's transaction)."""
-    approval_id = f"apr-{uuid.uuid4().hex[:20]}"
     context = {
         **request.context,
         "args": request.args,
