@@ -131,6 +131,18 @@ class _View:
         return f"{words}: {self.name(holder)}" if holder else words
 
 
+def _switch_what(workflow: Workflow, scope: str) -> str:
+    """What a switch stops, with the targets this workflow has for it."""
+    targets = {
+        # Reads are rarely what a responder blocks; list the tools that change things.
+        "block_tool": [t.name for t in workflow.tools if t.changes_things],
+        "block_retrieval_source": [r.id for r in workflow.retrieval_sources],
+        "revoke_credential": [c.id for c in workflow.credentials],
+    }.get(scope)
+    described = SWITCH_DESCRIPTIONS[scope]
+    return f"{described} ({', '.join(targets)})" if targets else described
+
+
 def _rollback(workflow: Workflow) -> list[tuple[str, str]]:
     """(part, how to put it back) for each part the workflow says how to restore."""
     rollback = workflow.rollback
@@ -165,7 +177,7 @@ def context(runbook: Runbook, *, today: date | None = None, digest: str | None =
                     ("Fallback contact", view.person(fallback.contact) if fallback else "—"),
                 ],
                 "switches": [
-                    {"scope": s, "what": SWITCH_DESCRIPTIONS[s], "command": switch_command(workflow, s)}
+                    {"scope": s, "what": _switch_what(workflow, s), "command": switch_command(workflow, s)}
                     for s in scopes
                 ],
                 "tools": [

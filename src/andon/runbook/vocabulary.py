@@ -39,8 +39,8 @@ SWITCH_DESCRIPTIONS: dict[str, str] = {
     "pause_workflow": "stop every action of the workflow; work goes to the fallback",
     "freeze_writes": "stop write, delete and spend tools; reads and drafts continue",
     "block_tool": "stop one named tool",
-    "block_external_sends": "stop anything sent outside the organisation (e-mail, messages, webhooks)",
-    "block_retrieval_source": "stop reading one retrieval source (a poisoned index or document set)",
+    "block_external_sends": "stop anything sent outside the organisation: e-mail, messages, webhooks",
+    "block_retrieval_source": "stop reading one retrieval source, e.g. a poisoned index or document set",
     "revoke_credential": "disable one service account or token",
     "cap_autonomy": "lower the autonomy level, e.g. to advise (drafts only) or observe (log only)",
 }
