@@ -40,20 +40,13 @@ _NESTED_UNIQUE = {"tools": "name", "credentials": "id", "prompts": "id", "retrie
 
 
 @dataclass
-class LoadedRunbook:
-    """A valid runbook plus where each of its parts was written."""
+class SourceMap:
+    """The merged plain data of a runbook and where each key and value was written."""
 
-    runbook: Runbook
     files: list[str]
     data: dict[str, Any]
     values: dict[FieldPath, Position]
     keys: dict[FieldPath, Position]
-    source: str  # the files' text, concatenated with a header line per file
-
-    @property
-    def digest(self) -> str:
-        """SHA-256 of the source text: the same files give the same digest."""
-        return hashlib.sha256(self.source.encode()).hexdigest()
 
     def locate(self, path: FieldPath, *, key: bool = False) -> Position:
         """Where ``path`` was written (its key when ``key``), or the nearest enclosing place."""
@@ -67,6 +60,19 @@ class LoadedRunbook:
 
     def label(self, path: FieldPath) -> str:
         return field_label(self.data, path)
+
+
+@dataclass
+class LoadedRunbook(SourceMap):
+    """A valid runbook plus where each of its parts was written."""
+
+    runbook: Runbook
+    source: str  # the files' text, concatenated with a header line per file
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the source text: the same files give the same digest."""
+        return hashlib.sha256(self.source.encode()).hexdigest()
 
 
 def field_label(data: Any, path: FieldPath) -> str:
@@ -168,14 +174,7 @@ def load_all(path: str | Path) -> list[LoadedRunbook]:
 
 def _assemble(files: list[ParsedFile]) -> LoadedRunbook:
     data, values, keys, problems = _merge(files)
-    loaded = LoadedRunbook(
-        runbook=None,  # type: ignore[arg-type]  # set below once valid
-        files=[f.file for f in files],
-        data=data,
-        values=values,
-        keys=keys,
-        source="".join(f"# --- {f.file}\n{f.text}" if len(files) > 1 else f.text for f in files),
-    )
+    loaded = SourceMap(files=[f.file for f in files], data=data, values=values, keys=keys)
     problems.extend(_duplicate_ids(loaded))
     if problems:
         raise RunbookError(problems)
@@ -198,8 +197,8 @@ def _assemble(files: list[ParsedFile]) -> LoadedRunbook:
         problems.append(problem(where, UNKNOWN_REFERENCE, message, loaded.label(loc)))
     if problems:
         raise RunbookError(_sorted(problems))
-    loaded.runbook = runbook
-    return loaded
+    source = "".join(f"# --- {f.file}\n{f.text}" if len(files) > 1 else f.text for f in files)
+    return LoadedRunbook(**vars(loaded), runbook=runbook, source=source)
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
@@ -247,7 +246,7 @@ def _merge(
     return data, values, keys, problems
 
 
-def _duplicate_ids(loaded: LoadedRunbook) -> list[Problem]:
+def _duplicate_ids(loaded: SourceMap) -> list[Problem]:
     """Ids declared twice, in one file or across files; both places are named."""
     found: list[Problem] = []
 
