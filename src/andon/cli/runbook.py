@@ -131,7 +131,9 @@ def render(path: Path, fmt: str | None, output: Path | None) -> None:
         sys.exit(EXIT_UNUSABLE)
     chosen = fmt or ("html" if output is not None and output.suffix in (".html", ".htm") else "markdown")
     today = datetime.now(UTC).date()
-    text = render_runbook(loaded.runbook, fmt=chosen, today=today, digest=loaded.digest)  # type: ignore[arg-type]
+    text = render_runbook(
+        loaded.runbook, fmt="html" if chosen == "html" else "markdown", today=today, digest=loaded.digest
+    )
     if has_errors(lint_runbook(loaded)):
         click.echo(f"note: {path} has lint errors; run 'andon lint {path}' before relying on it", err=True)
     if output is None:

@@ -19,7 +19,8 @@ AUTONOMY_LEVELS: tuple[Autonomy, ...] = get_args(Autonomy)  # ordered, lowest fi
 
 def autonomy_rank(level: str) -> int:
     """Position of an autonomy level, lowest first: ``observe`` is 0, ``autonomous`` is 3."""
-    return list(AUTONOMY_LEVELS).index(level)  # type: ignore[arg-type]
+    names: tuple[str, ...] = AUTONOMY_LEVELS
+    return names.index(level)
 
 
 Approval = Literal["never", "always", "below_confidence"]
