@@ -59,7 +59,7 @@ def test_notes_signed_by_another_key_or_altered_are_refused(signer: Signer) -> N
 
 def test_verifier_key_round_trips_and_rejects_damage(signer: Signer) -> None:
     vkey = signer.verifier.vkey()
-    name, key_id, encoded = vkey.split("+")
+    name, key_id, encoded = vkey.split("+", 2)
     assert name == signer.name and key_id == signer.verifier.key_id.hex()
     assert base64.b64decode(encoded) == b"\x01" + signer.verifier.public_key
     assert Verifier.parse(vkey) == signer.verifier

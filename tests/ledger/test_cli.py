@@ -35,7 +35,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_verify_exit_codes_and_json(store: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_exit_codes_and_json(
+    store: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fill(store, 120, batch=40, signer=signing_key(tmp_path / "data"))
     code, out, _ = run(capsys, "verify")
     assert code == 0 and out.startswith("ok: 120 events, 3 checkpoints")
@@ -48,7 +50,9 @@ def test_verify_exit_codes_and_json(store: Engine, tmp_path: Path, capsys: pytes
     assert code == 1 and report["ok"] is False and report["problems"][0]["kind"] == "missing"
 
 
-def test_verify_with_a_pinned_key_file(store: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_with_a_pinned_key_file(
+    store: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     signer = signing_key(tmp_path / "data")
     fill(store, 10, batch=10, signer=signer)
     pinned = tmp_path / "published.vkey"
@@ -70,7 +74,9 @@ def test_ledger_key_and_checkpoint(store: Engine, tmp_path: Path, capsys: pytest
     assert code == 0 and out.splitlines()[1] == "5" and out.splitlines()[4].startswith("— " + key["name"])
 
 
-def test_evidence_export_and_verify(store: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_evidence_export_and_verify(
+    store: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fill(store, 50, batch=50)
     bundle = tmp_path / "evidence.zip"
     code, out, _ = run(capsys, "evidence", "export", "--run", "run-2", "--out", str(bundle))

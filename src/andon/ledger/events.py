@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from andon.errors import LedgerError
-from andon.ledger.canonical import canonical_bytes, format_time
+from andon.ledger.canonical import encode_text, find_problem, format_time, payload_encoder
 
 KINDS: tuple[str, ...] = (
     "model_call",
@@ -95,7 +95,35 @@ class Event:
 
     def canonical(self, index: int, payload: Mapping[str, Any] | None = None) -> bytes:
         """Canonical JSON bytes of ``record(index)``."""
-        return canonical_bytes(self.record(index, payload))
+        return encode_record(
+            self, index, self.payload if payload is None else payload, format_time(self.time)
+        )
+
+
+def _text_or_null(value: str | None) -> str:
+    return "null" if value is None else encode_text(value)
+
+
+def encode_record(event: Event, index: int, payload: Mapping[str, Any], time_text: str) -> bytes:
+    """``canonical_bytes(event.record(index, payload))``, written out directly because it is the hot path.
+
+    The keys are fixed and already in sorted order, so only the payload goes through the encoder.
+    """
+    try:
+        body = payload_encoder(payload)
+    except (TypeError, ValueError, UnicodeEncodeError):
+        raise LedgerError(f"event is not canonical JSON: {find_problem(payload, '$.payload')}") from None
+    text = (
+        f'{{"actor":{encode_text(event.actor)},"index":{index:d},"kind":"{event.kind}","payload":{body},'
+        f'"run_id":{_text_or_null(event.run_id)},"time":"{time_text}","workflow":{_text_or_null(event.workflow)}}}'
+    )
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        where = find_problem(payload, "$.payload")
+        if "surrogate" not in where:
+            where = "the actor, workflow or run id contains a lone surrogate"
+        raise LedgerError(f"event is not canonical JSON: {where}") from None
 
 
 def incident_of(payload: Mapping[str, Any]) -> str | None:

@@ -8,6 +8,7 @@ writers queue and leaf indexes stay gapless. Call it last in a transaction to ho
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,14 +19,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from andon.ledger import merkle
-from andon.ledger.canonical import parse_time
-from andon.ledger.events import Event, incident_of
+from andon.ledger.canonical import format_time, parse_time
+from andon.ledger.events import Event, encode_record, incident_of
 from andon.ledger.tree import STORED_FROM_LEVEL, read_head
-from andon.store.tables import ledger_events, ledger_head, ledger_nodes
+from andon.store.dialect import bulk_insert
+from andon.store.tables import ledger_events, ledger_head
 
 if TYPE_CHECKING:
     from andon.ledger.redact import Redactor
 
+_EVENT_COLUMNS = ("idx", "leaf_hash", "kind", "actor", "workflow", "run_id", "incident_id", "time", "data")
 _INSERT_CHUNK = 5000  # rows per executemany: large enough to amortise, small enough for memory
 
 
@@ -43,40 +46,40 @@ def append(conn: Connection, events: Sequence[Event], *, redactor: Redactor | No
         payloads = [redactor.redact(e.payload) for e in events]
     else:
         payloads = [e.payload for e in events]
+    times = [format_time(e.time) for e in events]
     size, frontier = read_head(conn, lock=True)
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     hashes: list[bytes] = []
-    leaf = merkle.leaf_hash
-    for offset, (event, payload) in enumerate(zip(events, payloads, strict=True)):
+    sha = hashlib.sha256
+    for offset, (event, payload, when) in enumerate(zip(events, payloads, times, strict=True)):
         index = size + offset
-        data = event.canonical(index, payload)
-        digest = leaf(data)
+        data = encode_record(event, index, payload, when)
+        digest = sha(b"\x00" + data).digest()
         hashes.append(digest)
         rows.append(
-            {
-                "idx": index,
-                "leaf_hash": digest,
-                "kind": event.kind,
-                "actor": event.actor,
-                "workflow": event.workflow,
-                "run_id": event.run_id,
-                "incident_id": incident_of(payload),
-                "time": event.time,
-                "data": data,
-            }
+            (
+                index,
+                digest,
+                event.kind,
+                event.actor,
+                event.workflow,
+                event.run_id,
+                incident_of(payload),
+                when,
+                data,
+            )
         )
-    nodes: list[dict[str, Any]] = []
+    nodes: list[tuple[int, int, bytes]] = []
     compact = merkle.CompactRange(
         size=size,
         hashes=frontier,
-        on_node=lambda level, position, h: nodes.append({"level": level, "position": position, "hash": h}),
+        on_node=lambda level, position, h: nodes.append((level, position, h)),
         report_from=STORED_FROM_LEVEL,
     )
     compact.append_leaves(hashes)
     for i in range(0, len(rows), _INSERT_CHUNK):
-        conn.execute(ledger_events.insert(), rows[i : i + _INSERT_CHUNK])
-    if nodes:
-        conn.execute(ledger_nodes.insert(), nodes)
+        bulk_insert(conn, "ledger_events", _EVENT_COLUMNS, rows[i : i + _INSERT_CHUNK])
+    bulk_insert(conn, "ledger_nodes", ("level", "position", "hash"), nodes)
     conn.execute(
         ledger_head.update()
         .where(ledger_head.c.id == 1)

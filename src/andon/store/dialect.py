@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import event
@@ -86,3 +87,23 @@ def advisory_xact_lock(conn: Any, key: int) -> None:
     """
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (key,))
+
+
+def bulk_insert(conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert many rows fast, bypassing per-row SQLAlchemy processing: values go to the driver as given.
+
+    PostgreSQL: COPY FROM STDIN (text format, so each value is parsed by its column's type: an
+    RFC 3339 string is a valid timestamptz). SQLite: one prepared executemany. Callers pass values
+    already in their stored form (for UTCDateTime columns, the string that type stores on SQLite).
+    """
+    if not rows:
+        return
+    names = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.dbapi_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(rows))
