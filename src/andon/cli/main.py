@@ -22,6 +22,12 @@ COMMANDS: dict[str, str] = {
     "verify": "andon.cli.ledger:verify",
     "evidence": "andon.cli.ledger:evidence",
     "ledger": "andon.cli.ledger:ledger",
+    "pause": "andon.cli.control:pause",
+    "resume": "andon.cli.control:resume",
+    "switches": "andon.cli.control:switches",
+    "approvals": "andon.cli.control:approvals",
+    "versions": "andon.cli.recovery:versions",
+    "rollback": "andon.cli.recovery:rollback",
 }
 
 
