@@ -69,6 +69,11 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/console/keys"): ("admin", "/console/keys"),
     ("POST", "/console/keys"): ("admin", "/console/keys"),
     ("POST", "/console/keys/{key_id}/revoke"): ("admin", "/console/keys/key_missing/revoke"),
+    ("GET", "/console/audit"): ("viewer", "/console/audit"),
+    ("GET", "/console/audit/verify"): ("viewer", "/console/audit/verify"),
+    ("GET", "/console/audit/{index}"): ("viewer", "/console/audit/0"),
+    ("POST", "/console/audit/checkpoint"): ("responder", "/console/audit/checkpoint"),
+    ("GET", "/console/runbook"): ("viewer", "/console/runbook"),
     ("*", "/console/static"): ("public", "/console/static/andon.css"),
 }
 

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from andon.server.console import STATIC_DIR
+from andon.server.console import audit as console_audit
 from andon.server.console import pages as console_pages
 from andon.server.errors import install_error_handlers
 from andon.server.headers import SecurityHeaders
@@ -34,6 +35,7 @@ ROUTERS: list[APIRouter] = [
     ledger.router,
     evidence.router,
     console_pages.router,
+    console_audit.router,
 ]
 
 
