@@ -49,6 +49,7 @@ class HttpReceiver:
         self.requests: list[Recorded] = []
         self.plan: deque[Reply] = deque()
         self.default = Reply()
+        self.routes: dict[str, Reply] = {}  # path prefix -> fixed reply, checked first
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,7 +59,11 @@ class HttpReceiver:
                 receiver.requests.append(
                     Recorded("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
-                reply = receiver.plan.popleft() if receiver.plan else receiver.default
+                routed = [r for prefix, r in receiver.routes.items() if self.path.startswith(prefix)]
+                if routed:
+                    reply = routed[0]
+                else:
+                    reply = receiver.plan.popleft() if receiver.plan else receiver.default
                 if reply.delay:
                     time.sleep(reply.delay)
                 try:
@@ -76,7 +81,7 @@ class HttpReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -112,7 +117,11 @@ class MailHandler:
         self.messages: list[Mail] = []
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        login = session.login_data.decode() if isinstance(session.login_data, bytes) else None
+        login = (
+            session.auth_data.decode()
+            if session.authenticated and isinstance(session.auth_data, bytes)
+            else None
+        )
         self.messages.append(
             Mail(
                 sender=str(envelope.mail_from),
