@@ -14,6 +14,7 @@ from andon.notify.base import (
     Secret,
     mask_url,
 )
+from andon.notify.config import build_channel, channels_from_config
 from andon.notify.deadletter import DeadLetter, DeadLetters, Redelivery
 from andon.notify.dispatch import Dispatcher, DispatchReport, Outcome
 from andon.notify.http import RetryPolicy
@@ -44,6 +45,8 @@ __all__ = [
     "SignatureInvalid",
     "SlackNotifier",
     "WebhookNotifier",
+    "build_channel",
+    "channels_from_config",
     "mask_url",
     "sign",
     "verify_signature",

@@ -91,6 +91,8 @@ class EmailNotifier:
     ) -> None:
         if not recipients:
             raise NotifyError(f"e-mail channel '{name}' has no recipients")
+        if tls not in ("starttls", "ssl", "none"):
+            raise NotifyError(f"e-mail channel '{name}': tls must be starttls, ssl or none, not {tls!r}")
         if (username is None) != (password is None):
             raise NotifyError(f"e-mail channel '{name}': give both username and password, or neither")
         self._name = name

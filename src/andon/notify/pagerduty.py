@@ -97,6 +97,10 @@ class PagerDutyNotifier:
         self._sleep = sleep
         self._rng = rng
 
+    @staticmethod
+    def default_map() -> dict[str, str]:
+        return dict(DEFAULT_SEVERITY_MAP)
+
     @property
     def name(self) -> str:
         return self._name
