@@ -77,6 +77,9 @@ async def test_explorer_filters_by_kind_run_and_time(server: Server) -> None:
     assert "<option selected>decision</option>" in page.text
     future = await server.client.get("/console/audit", params={"since": "2999-01-01T00:00"})
     assert indexes(future.text) == [] and "No events match these filters." in future.text
+    twin = re.search(r'JSON: <a href="([^"]+)">', future.text)
+    assert twin is not None and twin.group(1).startswith("/v1/events?since=2999-01-01T00")
+    assert (await server.client.get(twin.group(1).replace("&amp;", "&"))).json()["events"] == []
     bad = await server.client.get("/console/audit", params={"since": "last tuesday"})
     assert bad.status_code == 422 and "is not a date and time" in bad.text
 

@@ -110,8 +110,23 @@ def audit_page(
         next_url=next_url,
         paged=cursor is not None,
         first_url="/console/audit" + ("?" + urlencode(given) if given else ""),
-        json_url="/v1/events" + ("?" + urlencode(given) if given else ""),
+        json_url=_json_twin(query),
     )
+
+
+def _json_twin(query: audit.EventQuery | None) -> str:
+    """The /v1/events URL of the same page (times with their offset, as the API wants them)."""
+    if query is None:
+        return "/v1/events"
+    params = {
+        "workflow": query.workflow,
+        "run_id": query.run_id,
+        "kind": ",".join(query.kinds),
+        "since": query.since.isoformat() if query.since else None,
+        "until": query.until.isoformat() if query.until else None,
+    }
+    given = {k: v for k, v in params.items() if v}
+    return "/v1/events" + ("?" + urlencode(given) if given else "")
 
 
 @router.get("/audit/verify", response_class=HTMLResponse)
