@@ -131,7 +131,7 @@ def test_ai_act_15_days_shortened_to_10_on_death_and_2_for_critical_infrastructu
     assert compute_clocks(["eu_ai_act"], triggers=triggers)[0].deadline == utc(2026, 9, 16, 10)
     death = Finding("death", who="dpo", when=utc(2026, 9, 2), statement="causal link suspected")
     clock = compute_clocks(["eu_ai_act"], triggers=triggers, findings=[death])[0]
-    assert (clock.deadline, clock.basis) == (utc(2026, 9, 11, 10), "10 days from awareness if death")
+    assert (clock.deadline, clock.basis) == (utc(2026, 9, 11, 10), "10 calendar days from awareness if death")
     widespread = Finding("widespread_or_critical_infrastructure", who="ciso", when=aware, statement="grid")
     clock = compute_clocks(["eu_ai_act"], triggers=triggers, findings=[death, widespread])[0]
     assert clock.deadline == utc(2026, 9, 3, 10)

@@ -65,7 +65,7 @@ class Period:
     condition: str | None = None  # the period applies only when this finding is recorded
 
     def describe(self, default_trigger: str) -> str:
-        words = {"hours": "hours", "calendar_days": "days", "business_days": "business days"}
+        words = {"hours": "hours", "calendar_days": "calendar days", "business_days": "business days"}
         unit = words.get(self.unit, "months" if self.amount != 1 else "month")
         if self.amount == 1 and self.unit != "months":
             unit = unit[:-1]
@@ -379,3 +379,25 @@ def regime(regime_id: str) -> Regime:
         return REGIMES[regime_id]
     except KeyError:
         raise KeyError(f"no regime '{regime_id}' (known: {', '.join(REGIMES)})") from None
+
+
+def markdown_table() -> str:
+    """The regime table of docs/clocks.md, generated here so the two cannot drift (a test checks)."""
+    rows = [
+        "| regime | obligation | recipient | starts at | deadline | condition | source |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for item in REGIMES.values():
+        for ob in item.obligations:
+            limits = "; ".join(p.describe(ob.trigger) for p in ob.periods) or "no fixed deadline"
+            if len(ob.periods) > 1:
+                limits = "earliest of: " + limits
+            if any(p.unit == "business_days" for p in ob.periods) and item.day_end is not None:
+                limits += f" ({item.zone}, by {item.day_end:%H:%M})"
+            elif any(p.ends == "end_of_day" for p in ob.periods):
+                limits += f" (end of day, {item.zone})"
+            rows.append(
+                f"| `{item.id}` | {ob.name} | {ob.recipient} | `{ob.trigger}` | {limits} "
+                f"| {ob.condition or ''} | {ob.source} |"
+            )
+    return "\n".join(rows) + "\n"
