@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from andon.errors import ConfigError, LedgerError
@@ -22,7 +23,8 @@ from andon.ledger.checkpoint import (
     write_checkpoint,
 )
 from andon.ledger.keys import SIGNING_KEY_FILE, Signer, Verifier, signing_key
-from andon.store.tables import ledger_events
+from andon.ledger.tree import STORED_FROM_LEVEL
+from andon.store.tables import ledger_events, ledger_head, ledger_nodes
 
 from .helpers import fill, stored
 
@@ -91,8 +93,8 @@ def test_write_checkpoint_signs_the_current_tree_once(engine: Engine, signer: Si
         assert len(read_checkpoints(conn)) == 1
 
 
-def test_a_tree_inconsistent_with_the_last_checkpoint_is_never_signed(engine: Engine, signer: Signer) -> None:
-    fill(engine, 100, batch=100, signer=signer)
+def _rewrite_history(engine: Engine) -> None:
+    """Edit leaf 10 and rebuild every stored node and the head so the forged tree is self-consistent."""
     _, data = stored(engine, 10)
     forged = data.replace(b'"allow"', b'"deny"')
     with engine.begin() as conn:
@@ -101,11 +103,42 @@ def test_a_tree_inconsistent_with_the_last_checkpoint_is_never_signed(engine: En
             .where(ledger_events.c.idx == 10)
             .values(data=forged, leaf_hash=merkle.leaf_hash(forged))
         )
+        hashes = [bytes(h) for (h,) in conn.execute(sa.select(ledger_events.c.leaf_hash).order_by("idx"))]
+        nodes: list[dict[str, object]] = []
+        compact = merkle.CompactRange(
+            on_node=lambda level, pos, h: nodes.append({"level": level, "position": pos, "hash": h}),
+            report_from=STORED_FROM_LEVEL,
+        )
+        compact.append_leaves(hashes)
+        conn.execute(ledger_nodes.delete())
+        conn.execute(ledger_nodes.insert(), nodes)
+        conn.execute(ledger_head.update().values(frontier=b"".join(compact.hashes)))
+
+
+def test_a_forked_tree_is_never_signed(engine: Engine, signer: Signer) -> None:
+    fill(engine, 100, batch=100, signer=signer)
+    _rewrite_history(engine)
     fill(engine, 20, batch=20, start=100)
-    with pytest.raises(LedgerError, match="refusing to sign"), engine.begin() as conn:
+    with (
+        pytest.raises(LedgerError, match="not consistent with the checkpoint at size 100"),
+        engine.begin() as conn,
+    ):
         write_checkpoint(conn, signer)
     with engine.connect() as conn:
         assert [c.size for c in read_checkpoints(conn)] == [100]
+
+
+def test_stored_nodes_that_disagree_with_the_head_are_never_signed(engine: Engine, signer: Signer) -> None:
+    fill(engine, 100, batch=100, signer=signer)
+    fill(engine, 20, batch=20, start=100)
+    with engine.begin() as conn:
+        conn.execute(
+            ledger_nodes.update()
+            .where(ledger_nodes.c.level == 6, ledger_nodes.c.position == 0)  # leaves [0, 64)
+            .values(hash=bytes(32))
+        )
+    with pytest.raises(LedgerError, match="disagrees with the head"), engine.begin() as conn:
+        write_checkpoint(conn, signer)
 
 
 def test_checkpointer_signs_every_interval_while_events_arrive(engine: Engine, key_dir: Path) -> None:

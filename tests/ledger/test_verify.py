@@ -23,7 +23,7 @@ from andon.store.tables import ledger_checkpoints, ledger_events, ledger_head
 
 from .helpers import fill, stored
 
-SIZE = 600  # checkpoints every 50 leaves; interior nodes stored for [0, 256) and [256, 512)
+SIZE = 600  # checkpoints every 50 leaves; interior nodes stored for every aligned run of 16 and up
 
 
 def _verify(engine: Engine, verifier: Verifier) -> VerifyReport:

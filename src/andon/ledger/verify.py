@@ -190,10 +190,12 @@ def _scan_leaves(
         ).all()
         if not rows:
             return False
-        idxs = [r[0] for r in rows]
-        stored = [_raw(r[1]) for r in rows]
-        datas = [_raw(r[2]) for r in rows]
-        hashes = [sha(b"\x00" + d).digest() for d in datas]
+        idxs, stored, datas = (list(column) for column in zip(*rows, strict=True))
+        try:
+            hashes = [sha(b"\x00" + d).digest() for d in datas]
+        except TypeError:  # text where bytes belong: edited through SQL string functions
+            stored, datas = [_raw(h) for h in stored], [_raw(d) for d in datas]
+            hashes = [sha(b"\x00" + d).digest() for d in datas]
         end = position + len(rows)
         clean = idxs[0] == position and idxs[-1] == end - 1 and hashes == stored
         if clean:

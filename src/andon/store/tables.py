@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy import text as sa_text
 
 from andon.store.types import UTCDateTime
 
@@ -58,17 +59,25 @@ ledger_events = Table(
     Column("actor", String(200), nullable=False),
     Column("workflow", String(200), nullable=True),
     Column("run_id", String(200), nullable=True),
-    Column("incident_id", String(200), nullable=True, index=True),
-    Column("time", UTCDateTime(), nullable=False, index=True),
+    Column("incident_id", String(200), nullable=True),
+    # No index on time: each index costs appends dearly, and a time window is a rare export.
+    Column("time", UTCDateTime(), nullable=False),
     Column("data", LargeBinary, nullable=False),
+    # Partial: almost no event names an incident, so the index stays small and appends stay fast.
+    Index(
+        "ix_ledger_events_incident_id",
+        "incident_id",
+        sqlite_where=sa_text("incident_id IS NOT NULL"),
+        postgresql_where=sa_text("incident_id IS NOT NULL"),
+    ),
     # Filters in leaf-index order, for keyset pages (migration 0005).
     Index("ix_ledger_events_workflow_idx", "workflow", "idx"),
     Index("ix_ledger_events_run_id_idx", "run_id", "idx"),
     Index("ix_ledger_events_kind_idx", "kind", "idx"),
 )
 
-# Interior nodes of complete subtrees at level >= 8 (256 leaves and up): a proof reads O(log n)
-# of these plus at most a few runs of 256 leaf hashes. Level 0 hashes live in ledger_events.
+# Interior nodes of complete subtrees at level >= 4 (16 leaves and up): a proof reads O(log n)
+# of these plus at most a few runs of 16 leaf hashes. Level 0 hashes live in ledger_events.
 ledger_nodes = Table(
     "ledger_nodes",
     metadata,
