@@ -228,28 +228,43 @@ def decide_action(conn: Connection, request: ActionRequest, *, now: datetime) ->
     )
 
 
+_a = control_actions.c
+_FINISH = (
+    control_actions.update()
+    .where(_a.id == sa.bindparam("action_id"), _a.status.not_in(("succeeded", "failed")))
+    .values(
+        status=sa.bindparam("status"),
+        finished_at=sa.bindparam("finished_at"),
+        result=sa.bindparam("result", type_=_a.result.type),
+        error=sa.bindparam("error"),
+        after=sa.bindparam("after", type_=_a.after.type),
+        undo=sa.bindparam("undo"),
+    )
+    .returning(_a.workflow, _a.tool, _a.run_id)
+)
+
+
 def record_outcome(conn: Connection, outcome: ActionOutcome, *, now: datetime) -> str | None:
     """Record what the tool did and its undo; returns why the circuit breaker tripped, if it did."""
-    t = control_actions.c
     row = conn.execute(
-        sa.select(t.workflow, t.tool, t.run_id, t.status).where(t.id == outcome.action_id)
+        _FINISH,
+        {
+            "action_id": outcome.action_id,
+            "status": "succeeded" if outcome.ok else "failed",
+            "finished_at": now,
+            "result": outcome.result,
+            "error": outcome.error,
+            "after": outcome.after,
+            "undo": outcome.undo,
+        },
     ).first()
     if row is None:
-        raise ControlError(f"no action '{outcome.action_id}'; outcomes are recorded against a decided action")
-    if row.status in ("succeeded", "failed"):
-        return None  # a retried delivery of the same outcome
-    conn.execute(
-        control_actions.update()
-        .where(t.id == outcome.action_id)
-        .values(
-            status="succeeded" if outcome.ok else "failed",
-            finished_at=now,
-            result=outcome.result,
-            error=outcome.error,
-            after=outcome.after,
-            undo=outcome.undo,
-        )
-    )
+        known = conn.execute(sa.select(_a.id).where(_a.id == outcome.action_id)).first()
+        if known is None:
+            raise ControlError(
+                f"no action '{outcome.action_id}'; outcomes are recorded against a decided action"
+            )
+        return None  # a retried delivery of an outcome already recorded
     emit(
         conn,
         kind="action_outcome",
@@ -266,8 +281,10 @@ def record_outcome(conn: Connection, outcome: ActionOutcome, *, now: datetime) -
             "undo": outcome.undo,
         },
     )
+    if outcome.ok:
+        return None  # only failures can trip the breaker
     policy = policies(conn, current_revision(conn)).get(row.workflow)
-    if policy is None or policy.breaker is None or outcome.ok:
+    if policy is None or policy.breaker is None:
         return None
     why = _breaker_check(conn, policy, now=now)
     if why is not None:
