@@ -155,30 +155,32 @@ class DeadLetters:
         """Send dead letters again through the channels now configured (all, or only ``ids``).
 
         Delivered letters leave the file; failed ones stay with the new attempt count and reason.
-        A letter whose channel is no longer configured stays and says so.
+        A letter whose channel is no longer configured stays and says so. Sending happens outside the
+        file lock, so failures recorded meanwhile are not held up by a slow receiver; two redeliveries
+        running at once may both send a letter (receivers deduplicate on the notification id).
         """
         with self._locked():
-            letters = self._read()
-            kept: list[DeadLetter] = []
-            results: list[Redelivery] = []
-            for letter in letters:
-                if ids is not None and letter.id not in ids:
-                    kept.append(letter)
-                    continue
-                channel = channels.get(letter.channel)
-                if channel is None:
-                    kept.append(letter)
-                    reason = f"channel '{letter.channel}' is not configured"
-                    results.append(Redelivery(letter.id, letter.channel, delivered=False, reason=reason))
-                    continue
-                try:
-                    channel.send(letter.notification)
-                except DeliveryFailed as exc:
-                    attempts = letter.attempts + exc.attempts
-                    kept.append(replace(letter, attempts=attempts, reason=exc.reason, failed_at=now))
-                    results.append(Redelivery(letter.id, letter.channel, delivered=False, reason=exc.reason))
-                else:
-                    results.append(Redelivery(letter.id, letter.channel, delivered=True))
-            if kept != letters:
-                self._write(kept)
-            return results
+            chosen = [x for x in self._read() if ids is None or x.id in ids]
+        results: list[Redelivery] = []
+        settled: dict[str, DeadLetter | None] = {}  # id -> updated letter, or None when delivered
+        for letter in chosen:
+            channel = channels.get(letter.channel)
+            if channel is None:
+                reason = f"channel '{letter.channel}' is not configured"
+                results.append(Redelivery(letter.id, letter.channel, delivered=False, reason=reason))
+                continue
+            try:
+                channel.send(letter.notification)
+            except DeliveryFailed as exc:
+                attempts = letter.attempts + exc.attempts
+                settled[letter.id] = replace(letter, attempts=attempts, reason=exc.reason, failed_at=now)
+                results.append(Redelivery(letter.id, letter.channel, delivered=False, reason=exc.reason))
+            else:
+                settled[letter.id] = None
+                results.append(Redelivery(letter.id, letter.channel, delivered=True))
+        if settled:
+            with self._locked():
+                current = self._read()
+                kept = [settled.get(x.id, x) for x in current]
+                self._write([x for x in kept if x is not None])
+        return results
