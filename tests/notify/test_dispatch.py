@@ -6,6 +6,7 @@ import json
 import logging
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from andon.notify import (
     DeadLetters,
     Delivery,
+    DeliveryFailed,
     Dispatcher,
     EmailNotifier,
     Notification,
@@ -151,3 +153,46 @@ def test_default_dead_letter_file_lives_in_the_data_dir(
     with pytest.raises(NotifyError, match=r"dead-letters.jsonl:1: unreadable dead letter"):
         letters.letters()
     assert json.loads(letters.path.read_text()) == {"id": "x"}  # nothing was lost
+
+
+class FailsWhileAnotherFailureIsRecorded:
+    """Redelivers slowly; meanwhile a dispatcher records a new failure in the same file."""
+
+    name, kind, target = "slow", "custom", "custom://***"
+
+    def __init__(self, letters: DeadLetters) -> None:
+        self.letters = letters
+
+    def send(self, notification: Notification) -> Delivery:
+        # Would deadlock if redeliver() held the file lock while sending.
+        failure = DeliveryFailed(channel="other", reason="HTTP 503", attempts=3)
+        self.letters.add(kind="webhook", error=failure, notification=notification, now=datetime.now(UTC))
+        return Delivery(channel=self.name, attempts=1)
+
+
+def test_a_failure_recorded_during_redelivery_is_kept(tmp_path: Path) -> None:
+    letters = DeadLetters(tmp_path / "dl.jsonl")
+    first = letters.add(
+        kind="custom",
+        error=DeliveryFailed(channel="slow", reason="timeout", attempts=2),
+        notification=Notification(title="t", severity="sev3", text="x"),
+        now=datetime.now(UTC),
+    )
+    [result] = letters.redeliver({"slow": FailsWhileAnotherFailureIsRecorded(letters)}, now=datetime.now(UTC))
+    assert result.letter == first.id and result.delivered
+    assert [(x.channel, x.reason) for x in letters.letters()] == [("other", "HTTP 503")]
+
+
+def test_notifications_refuse_what_a_receiver_could_not_use() -> None:
+    with pytest.raises(NotifyError, match="needs a title"):
+        Notification(title="  ", severity="sev1", text="x")
+    with pytest.raises(NotifyError, match="timezone-aware"):
+        Notification(
+            title="t", severity="sev1", text="x", created_at=datetime(2026, 11, 22, 23)
+        )  # naive on purpose
+    with pytest.raises(NotifyError, match="state 'closed'"):
+        Notification(title="t", severity="sev1", text="x", state="closed")  # type: ignore[arg-type]
+    assert Notification(title="t", severity="sev1", text="x", incident_id="INC-1").dedup_key == "INC-1"
+    plain = Notification(title="t", severity="sev1", text="x")
+    assert plain.dedup_key == plain.id
+    assert Notification.from_dict(plain.as_dict()) == plain
