@@ -10,6 +10,7 @@ from andon.incidents.escalation import (
     EscalationRule,
     Route,
     due_escalations,
+    escalation_notification,
     escalation_plan,
     routes_from_runbook,
 )
@@ -80,3 +81,24 @@ def test_routes_come_from_the_runbook_regimes_and_escalation_route() -> None:
     )
     steps = due_escalations(gdpr_clock(), routes["uk_gdpr"], now=AWARE + timedelta(hours=72))
     assert steps[-1].contacts == ("dpo", "ops-lead", "security-lead", "legal", "cto")
+
+
+def test_each_step_becomes_a_notification_deduplicated_per_incident_and_step() -> None:
+    clock = gdpr_clock()
+    now = AWARE + timedelta(hours=60)
+    step = due_escalations(clock, ROUTE, now=now)[-1]
+    message = escalation_notification(clock, step, now=now, severity="sev1", incident_id="INC-0042")
+    assert message.title == "UK GDPR: Personal data breach notification due in 12h 00m"
+    assert message.dedup_key == "INC-0042:clock:uk_gdpr/authority_notification:75"
+    assert message.text.splitlines() == [
+        "Personal data breach notification to Information Commissioner's Office (ICO) is due in 12h 00m "
+        "(three quarters of the time used).",
+        "Deadline: 2026-03-30 10:00 UTC — 72 hours from awareness (UK GDPR Art. 33(1)).",
+        "Clock started 2026-03-27 10:00 UTC by dpo.",
+        "For: dpo, ops-lead",
+    ]
+    late = AWARE + timedelta(hours=97, minutes=30)
+    overdue = due_escalations(clock, ROUTE, now=late)[-1]
+    message = escalation_notification(clock, overdue, now=late, severity="sev1")
+    assert message.title == "UK GDPR: Personal data breach notification overdue by 1d 1h 30m"
+    assert message.dedup_key == "clock:uk_gdpr/authority_notification:100"

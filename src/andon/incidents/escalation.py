@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from andon.incidents.clocks import Clock, require_utc
+from andon.incidents.regimes import REGIMES
+from andon.notify.base import Notification
 
 if TYPE_CHECKING:
     from andon.runbook.schema import Runbook
@@ -101,3 +103,43 @@ def routes_from_runbook(runbook: Runbook) -> dict[str, Route]:
     """Each regime declared in the runbook with its contact and the organisation's escalation route."""
     escalation = tuple(runbook.organisation.escalation)
     return {entry.regime: Route(contact=entry.contact, escalation=escalation) for entry in runbook.regimes}
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(abs(delta).total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    return " ".join([*parts, f"{hours}h", f"{minutes:02d}m"])
+
+
+def escalation_notification(
+    clock: Clock, step: EscalationStep, *, now: datetime, severity: str, incident_id: str | None = None
+) -> Notification:
+    """The message to send for one escalation step, deduplicated per incident, clock and step."""
+    regime = REGIMES[clock.regime].name if clock.regime in REGIMES else clock.regime
+    left = clock.time_left(now)
+    if left is None:
+        when = "no fixed deadline"
+    elif left.total_seconds() > 0:
+        when = f"due in {_span(left)}"
+    else:
+        when = f"overdue by {_span(left)}"
+    deadline = "none" if clock.deadline is None else clock.deadline.strftime("%Y-%m-%d %H:%M UTC")
+    text = "\n".join(
+        [
+            f"{clock.name} to {clock.recipient} is {when} ({step.label}).",
+            f"Deadline: {deadline} — {clock.basis} ({clock.source}).",
+            f"Clock started {clock.started_at:%Y-%m-%d %H:%M UTC} by {clock.started_by.who}.",
+            f"For: {', '.join(step.contacts)}",
+        ]
+    )
+    key = step.dedup_key if incident_id is None else f"{incident_id}:{step.dedup_key}"
+    return Notification(
+        title=f"{regime}: {clock.name} {when}",
+        severity=severity,
+        text=text,
+        incident_id=incident_id,
+        dedup_key=key,
+        created_at=require_utc(now, "now"),
+    )
