@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from andon.errors import LedgerError
 from andon.ledger import merkle
-from andon.store.tables import ledger_events, ledger_head, ledger_nodes
+from andon.store.tables import ledger_head
 
 STORED_FROM_LEVEL = 4  # interior nodes of 2**4 leaves and up are stored; below, they are recomputed
 
@@ -120,36 +120,40 @@ class StoredTree:
         found = self.hashes(ranges)
         return [found[r] for r in ranges]
 
+    # Both queries are plain text with numbered parameters: their shape varies with every proof, and
+    # building and compiling a SQLAlchemy expression each time cost more than the database work.
+
     def _nodes(self, keys: Sequence[Piece]) -> dict[Piece, bytes]:
         out: dict[Piece, bytes] = {}
-        if not keys:
-            return out
         by_level: dict[int, list[int]] = defaultdict(list)
         for level, position in keys:
             by_level[level].append(position)
-        clauses = []
-        count = 0
-        c = ledger_nodes.c
+        clauses: list[str] = []
+        params: dict[str, int] = {}
         for level, positions in sorted(by_level.items()):
             for i in range(0, len(positions), _BATCH):
-                chunk = positions[i : i + _BATCH]
-                clauses.append(sa.and_(c.level == level, c.position.in_(chunk)))
-                count += len(chunk)
-                if count >= _BATCH:
-                    out.update(self._fetch_nodes(clauses))
-                    clauses, count = [], 0
+                names = []
+                for position in positions[i : i + _BATCH]:
+                    names.append(f":p{len(params)}")
+                    params[names[-1][1:]] = position
+                params[f"l{len(params)}"] = level
+                clauses.append(f"(level = :l{len(params) - 1} AND position IN ({', '.join(names)}))")
+                if len(params) >= _BATCH:
+                    out.update(self._fetch_nodes(clauses, params))
+                    clauses, params = [], {}
         if clauses:
-            out.update(self._fetch_nodes(clauses))
+            out.update(self._fetch_nodes(clauses, params))
         missing = [k for k in keys if k not in out]
         if missing:
             level, position = missing[0]
             raise LedgerError(f"tree node at level {level}, position {position} is missing; run andon verify")
         return out
 
-    def _fetch_nodes(self, clauses: list[sa.ColumnElement[bool]]) -> dict[Piece, bytes]:
-        c = ledger_nodes.c
-        rows = self.conn.execute(sa.select(c.level, c.position, c.hash).where(sa.or_(*clauses)))
-        return {(int(r.level), int(r.position)): bytes(r.hash) for r in rows}
+    def _fetch_nodes(self, clauses: list[str], params: dict[str, int]) -> dict[Piece, bytes]:
+        query = sa.text(f"SELECT level, position, hash FROM ledger_nodes WHERE {' OR '.join(clauses)}")
+        return {
+            (int(level), int(position)): bytes(h) for level, position, h in self.conn.execute(query, params)
+        }
 
     def _leaves(self, spans: Sequence[Range]) -> dict[int, bytes]:
         merged: list[list[int]] = []
@@ -159,9 +163,11 @@ class StoredTree:
             else:
                 merged.append([start, end])
         out: dict[int, bytes] = {}
-        c = ledger_events.c
         for i in range(0, len(merged), _BATCH // 2):
-            clauses = [sa.and_(c.idx >= a, c.idx < b) for a, b in merged[i : i + _BATCH // 2]]
-            rows = self.conn.execute(sa.select(c.idx, c.leaf_hash).where(sa.or_(*clauses)))
-            out.update((int(r.idx), bytes(r.leaf_hash)) for r in rows)
+            chunk = merged[i : i + _BATCH // 2]
+            where = " OR ".join(f"(idx >= :a{n} AND idx < :b{n})" for n in range(len(chunk)))
+            params = {f"a{n}": span[0] for n, span in enumerate(chunk)}
+            params.update({f"b{n}": span[1] for n, span in enumerate(chunk)})
+            query = sa.text(f"SELECT idx, leaf_hash FROM ledger_events WHERE {where}")
+            out.update((int(idx), bytes(h)) for idx, h in self.conn.execute(query, params))
         return out
