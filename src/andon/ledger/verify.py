@@ -21,9 +21,11 @@ from andon.ledger import merkle
 from andon.ledger.checkpoint import Checkpoint, CheckpointError, open_note, parse_note, read_checkpoints
 from andon.ledger.keys import Verifier
 from andon.ledger.tree import STORED_FROM_LEVEL, read_head
+from andon.store.dialect import fetch_rows
 from andon.store.tables import ledger_events, ledger_nodes
 
 CHUNK = 50_000
+_CHUNK_QUERY = "SELECT idx, leaf_hash, data FROM ledger_events WHERE idx >= ? ORDER BY idx LIMIT ?"
 
 # What verify can say is wrong; each problem carries one of these.
 KINDS = (
@@ -178,16 +180,13 @@ def _scan_leaves(
     chunk: int,
 ) -> bool:
     """Stream the leaves into ``compact``, noting the root at each stop; True if a leaf was bad."""
-    c = ledger_events.c
     sha = hashlib.sha256
     position = 0
     stop_at = iter(stops)
     next_stop = next(stop_at, None)
     total = report.size
     while True:
-        rows = conn.execute(
-            sa.select(c.idx, c.leaf_hash, c.data).where(c.idx >= position).order_by(c.idx).limit(chunk)
-        ).all()
+        rows = fetch_rows(conn, _CHUNK_QUERY, (position, chunk))
         if not rows:
             return False
         idxs, stored, datas = (list(column) for column in zip(*rows, strict=True))

@@ -107,3 +107,19 @@ def bulk_insert(conn: Any, table: str, columns: Sequence[str], rows: Sequence[Se
         return
     marks = ", ".join("?" for _ in columns)
     conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(rows))
+
+
+def fetch_rows(conn: Any, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run a read with ``?`` placeholders on the driver's own cursor and return plain tuples.
+
+    For scans of millions of rows, where building SQLAlchemy Row objects would cost as much as
+    the database read. Binary columns come back as ``bytes`` on both drivers.
+    """
+    if conn.dialect.name == "postgresql":
+        sql = sql.replace("?", "%s")
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
