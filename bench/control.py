@@ -33,6 +33,8 @@ import sqlalchemy as sa
 
 from andon.control.actions import ActionRequest
 from andon.errors import Denied
+from andon.ledger.events import Event
+from andon.ledger.log import append
 from andon.runbook.revisions import apply_runbook
 from andon.runbook.schema import Runbook
 from andon.sdk.client import Andon
@@ -125,6 +127,15 @@ def overheads(n_reads: int, n_writes: int) -> list[tuple[str, float, str]]:
                 median_us(lambda: a.service.decide(request), n_writes),
                 "≤ 1 ms",
             )
+        )
+        engine = a.service.engine  # type: ignore[attr-defined]
+
+        def ledger_only() -> None:
+            with engine.begin() as conn:
+                append(conn, [Event(kind="note", actor="bench", payload={"text": "x"}, workflow="bench")])
+
+        rows.append(
+            ("  of which: one ledger append in its own transaction", median_us(ledger_only, n_writes), "")
         )
         rows.append(
             (
