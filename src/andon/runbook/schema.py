@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from andon.runbook.detectors import Detectors
 from andon.runbook.units import Rate, format_duration, parse_duration, parse_rate
 from andon.runbook.vocabulary import (
     CHANGING_EFFECTS,
@@ -302,6 +303,7 @@ class Workflow(Model):
     recovery: Text
     rollback: Rollback | None = None
     drills: Drills | None = None
+    detectors: Detectors | None = None  # thresholds of the streaming detectors (docs/detectors.md)
 
     def tool(self, name: str) -> Tool:
         """The tool called ``name``; KeyError names the tools that exist."""

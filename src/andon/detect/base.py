@@ -1,0 +1,113 @@
+"""The detector interface, the per-workflow context detectors are built with, and a sliding counter."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from andon.detect.signal import Hint, LedgerEvent, Signal, evidence
+from andon.runbook.detectors import Detectors
+
+if TYPE_CHECKING:
+    from andon.runbook.schema import Runbook, Workflow
+    from andon.runbook.units import Rate
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a workflow's detectors need from the runbook: thresholds, declared limits, own contacts."""
+
+    workflow: str
+    config: Detectors = field(default_factory=Detectors)
+    rate: Rate | None = None  # limits.rate.workflow
+    tool_rates: tuple[tuple[str, Rate], ...] = ()  # limits.rate.tools
+    confidence_threshold: float | None = None  # limits.confidence_threshold
+    own_contacts: frozenset[str] = frozenset()  # organisation e-mail addresses and phone digits
+
+    @classmethod
+    def of(cls, workflow: Workflow, runbook: Runbook | None = None) -> Context:
+        contacts: set[str] = set()
+        if runbook is not None:
+            for contact in runbook.organisation.contacts.values():
+                if contact.email:
+                    contacts.add(contact.email.strip().lower())
+                if contact.phone:
+                    contacts.add(digits_of(contact.phone))
+        return cls(
+            workflow=workflow.id,
+            config=workflow.detectors or Detectors(),
+            rate=workflow.limits.rate.workflow,
+            tool_rates=tuple(sorted(workflow.limits.rate.tools.items())),
+            confidence_threshold=workflow.limits.confidence_threshold,
+            own_contacts=frozenset(contacts),
+        )
+
+
+def digits_of(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+class Detector:
+    """One streaming rule over one workflow's events; state lives in the instance and stays bounded.
+
+    ``observe`` is called for each event of one of ``kinds``, in ledger order, and returns a signal
+    when the event completes a pattern. It must be cheap: it runs for every event in the ledger.
+    """
+
+    name: ClassVar[str]
+    incident_class: ClassVar[str]
+    kinds: ClassVar[frozenset[str]]
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+
+    def observe(self, event: LedgerEvent) -> Signal | None:
+        raise NotImplementedError
+
+    def signal(
+        self,
+        event: LedgerEvent,
+        *,
+        severity: Hint,
+        summary: str,
+        indexes: Iterable[int],
+        key: str,
+        details: dict[str, Any] | None = None,
+    ) -> Signal:
+        return Signal(
+            detector=self.name,
+            incident_class=self.incident_class,
+            workflow=self.context.workflow,
+            severity=severity,
+            summary=summary,
+            evidence=evidence(indexes),
+            dedup_key=f"{self.name}:{self.context.workflow}:{key}",
+            time=event.time,
+            details=details or {},
+        )
+
+
+class SlidingCount:
+    """Whether ``threshold`` events fell within ``window``: keeps only the last ``threshold`` of them."""
+
+    __slots__ = ("_seen", "threshold", "window")
+
+    def __init__(self, threshold: int, window: timedelta) -> None:
+        self.threshold = threshold
+        self.window = window.total_seconds()
+        self._seen: deque[tuple[float, int]] = deque(maxlen=threshold)
+
+    def add(self, when: float, index: int) -> bool:
+        """Count one event; True when the last ``threshold`` events all fall within the window."""
+        self._seen.append((when, index))
+        return len(self._seen) == self.threshold and when - self._seen[0][0] <= self.window
+
+    def indexes(self) -> list[int]:
+        return [index for _, index in self._seen]
+
+    def span(self) -> float:
+        """Seconds between the oldest and the newest event kept."""
+        return self._seen[-1][0] - self._seen[0][0] if self._seen else 0.0
