@@ -11,6 +11,7 @@ from andon.detect.base import Context, Detector, SlidingCount
 from andon.detect.signal import CHANGING_EFFECTS, Bounded, LedgerEvent, Signal, fingerprint
 from andon.runbook.units import format_duration
 
+DEFAULT_MAX_WRITES = 60  # per write_rate.window, for a workflow that declares no rate of its own
 _MAX_KEYS = 5_000  # distinct actions remembered per workflow
 _MAX_WINDOW_EVENTS = 10_000  # outcomes kept for the error rate; beyond, the window is the latest ones
 
@@ -30,9 +31,11 @@ class WriteRate(Detector):
     def __init__(self, context: Context) -> None:
         super().__init__(context)
         cfg = context.config.write_rate
-        self.windows: list[tuple[str, SlidingCount, str]] = [
-            ("", SlidingCount(cfg.max, cfg.window), f"threshold {cfg.max} per {format_duration(cfg.window)}")
-        ]
+        most = cfg.max if cfg.max is not None or context.rate is not None else DEFAULT_MAX_WRITES
+        self.windows: list[tuple[str, SlidingCount, str]] = []
+        if most is not None:
+            why = f"threshold {most} per {format_duration(cfg.window)}"
+            self.windows.append(("", SlidingCount(most, cfg.window), why))
         if context.rate is not None:
             at = max(1, math.ceil(cfg.limit_share * context.rate.count))
             why = f"{at / context.rate.count:.0%} of the declared workflow limit {context.rate}"

@@ -18,6 +18,7 @@ from pydantic import (
     PlainValidator,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from andon.runbook.units import format_duration, parse_duration
@@ -50,7 +51,8 @@ class _Section(BaseModel):
 
 class WriteRate(_Section):
     window: Window = timedelta(minutes=1)
-    max: int = Field(default=60, ge=1)  # write/send/delete/spend attempts per window
+    # Write/send/delete/spend attempts per window; by default 60, or none when a workflow rate is declared.
+    max: int | None = Field(default=None, ge=1)
     limit_share: Share = 0.8  # also fire at this share of the declared workflow or tool rate limit
 
 
@@ -85,6 +87,15 @@ class Drift(_Section):
     current: int = Field(default=200, ge=10)  # labels in the current window
     min_expected: float = Field(default=5.0, gt=0)  # cells expected below this are pooled
     check_every: int = Field(default=20, ge=1)
+
+    @model_validator(mode="after")
+    def _windows_hold_enough(self) -> Drift:
+        if self.min_samples > min(self.baseline, self.current):
+            raise ValueError(
+                f"min_samples ({self.min_samples}) must fit in both windows "
+                f"(baseline {self.baseline}, current {self.current}); lower it or widen them"
+            )
+        return self
 
 
 class Injection(_Section):
