@@ -26,6 +26,7 @@ from andon.store.tables import ledger_events, ledger_nodes
 
 CHUNK = 50_000
 _CHUNK_QUERY = "SELECT idx, leaf_hash, data FROM ledger_events WHERE idx >= ? ORDER BY idx LIMIT ?"
+_RANGE_QUERY = "SELECT leaf_hash, data FROM ledger_events WHERE idx >= ? AND idx < ? ORDER BY idx"
 
 # What verify can say is wrong; each problem carries one of these.
 KINDS = (
@@ -127,7 +128,7 @@ def verify_ledger(
     report.root = compact.root()
     if not failed:
         _check_tail(conn, size, compact.size, report)
-        _check_tree(targets, roots=roots, bad_nodes=_first_bad_node(conn, recomputed), report=report)
+        _check_tree(conn, targets, roots=roots, bad_nodes=_first_bad_node(conn, recomputed), report=report)
         if report.ok and frontier != compact.hashes:
             message = "the head row disagrees with the stored leaves; the head was altered"
             report.problems.append(Problem("edited", None, message))
@@ -179,32 +180,32 @@ def _scan_leaves(
     progress: Callable[[int, int], None] | None,
     chunk: int,
 ) -> bool:
-    """Stream the leaves into ``compact``, noting the root at each stop; True if a leaf was bad."""
+    """Stream the leaves into ``compact``, noting the root at each stop; True if a leaf was bad.
+
+    The fast path reads leaf hashes and bytes by index range and checks the count and every hash.
+    A row that moved (its record names another index) changes the tree instead, and is named by
+    ``_diagnose`` once the tree is compared: that keeps the per-row work to one hash.
+    """
     sha = hashlib.sha256
     position = 0
     stop_at = iter(stops)
     next_stop = next(stop_at, None)
     total = report.size
-    while True:
-        rows = fetch_rows(conn, _CHUNK_QUERY, (position, chunk))
-        if not rows:
-            return False
-        idxs, stored, datas = (list(column) for column in zip(*rows, strict=True))
+    while position < total:
+        end = min(position + chunk, total)
+        rows = fetch_rows(conn, _RANGE_QUERY, (position, end))
+        stored = [r[0] for r in rows]
         try:
-            hashes = [sha(b"\x00" + d).digest() for d in datas]
+            hashes: list[bytes] | None = [sha(b"\x00" + r[1]).digest() for r in rows]
         except TypeError:  # text where bytes belong: edited through SQL string functions
-            stored, datas = [_raw(h) for h in stored], [_raw(d) for d in datas]
-            hashes = [sha(b"\x00" + d).digest() for d in datas]
-        end = position + len(rows)
-        clean = idxs[0] == position and idxs[-1] == end - 1 and hashes == stored
-        if clean:
-            clean = all(
-                d.startswith(b',"index":%d,' % i, d.find(b',"index":'))
-                for i, d in zip(idxs, datas, strict=True)
-            )
-        if not clean:
-            bad = _first_bad(conn, position, idxs, stored, hashes, datas, report)
-            _feed(compact, hashes[: bad - position], roots, stops)
+            hashes = None
+        if hashes is None or len(rows) != end - position or hashes != stored:
+            bad = _diagnose(conn, position, report)
+            if bad is None:
+                bad = position
+                report.problems.append(Problem("edited", bad, f"leaves from {bad} could not be read back"))
+            if hashes is not None and len(rows) == end - position:
+                _feed(compact, hashes[: bad - position], roots, stops)
             return True
         while next_stop is not None and next_stop <= end:
             compact.append_leaves(hashes[compact.size - position : next_stop - position])
@@ -214,6 +215,7 @@ def _scan_leaves(
         position = end
         if progress is not None:
             progress(position, total)
+    return False
 
 
 def _feed(
@@ -228,65 +230,60 @@ def _feed(
     compact.append_leaves(hashes[compact.size - start :])
 
 
-def _first_bad(
-    conn: Connection,
-    position: int,
-    idxs: list[int],
-    stored: list[bytes],
-    hashes: list[bytes],
-    datas: list[bytes],
-    report: VerifyReport,
-) -> int:
-    """Name the first bad leaf of a chunk starting at ``position``; returns its index."""
-    for offset, idx in enumerate(idxs):
-        p = position + offset
-        if idx != p:
-            if idx >= report.size:
-                message = f"leaves {p}..{report.size - 1} are missing; the log is truncated"
-                report.problems.append(Problem("truncated", p, message))
-            else:
-                report.problems.append(
-                    Problem("missing", p, f"leaf {p} is missing (the next stored leaf is {idx})")
-                )
-            return p
-        if hashes[offset] != stored[offset]:
-            report.problems.append(
-                Problem("edited", p, f"leaf {p} was edited: its bytes no longer match its leaf hash")
-            )
-            return p
-        claimed = _embedded_index(datas[offset])
-        if claimed is None:
-            report.problems.append(Problem("edited", p, f"leaf {p} was edited: its record names no index"))
-        elif claimed < p:
-            report.problems.append(
-                Problem(
-                    "inserted",
-                    claimed,
-                    f"leaf {p} holds the event recorded as leaf {claimed}: {p - claimed} leaf(s) were "
-                    f"inserted at or after index {claimed}",
-                )
-            )
-            return claimed
-        elif claimed > p:
-            if _holder_of(conn, p, after=p) is not None:
-                report.problems.append(
-                    Problem(
-                        "reordered",
-                        p,
-                        f"leaf {p} holds the event recorded as leaf {claimed}; leaves were reordered",
-                    )
-                )
-            else:
-                report.problems.append(
-                    Problem(
-                        "missing", p, f"leaves {p}..{claimed - 1} are missing; later leaves were renumbered"
-                    )
-                )
-            return p
+def _diagnose(conn: Connection, start: int, report: VerifyReport) -> int | None:
+    """Check rows one by one from ``start`` and name the first bad one; returns its index, or None."""
+    position = start
+    while True:
+        rows = fetch_rows(conn, _CHUNK_QUERY, (position, CHUNK))
+        if not rows:
+            if position < report.size:
+                message = f"leaves {position}..{report.size - 1} are missing; the log is truncated"
+                report.problems.append(Problem("truncated", position, message))
+                return position
+            return None
+        for idx, stored, data in rows:
+            found = _check_row(conn, position, int(idx), _raw(stored), _raw(data), report)
+            if found is not None:
+                return found
+            position += 1
+
+
+def _check_row(
+    conn: Connection, p: int, idx: int, stored: bytes, data: bytes, report: VerifyReport
+) -> int | None:
+    """The problem with the row found at position ``p``, if any (recorded in ``report``)."""
+    if idx != p:
+        if idx >= report.size:
+            message = f"leaves {p}..{report.size - 1} are missing; the log is truncated"
+            report.problems.append(Problem("truncated", p, message))
         else:
-            continue
+            message = f"leaf {p} is missing (the next stored leaf is {idx})"
+            report.problems.append(Problem("missing", p, message))
         return p
-    raise AssertionError("a chunk flagged as bad had no bad leaf")
+    if merkle.leaf_hash(data) != stored:
+        message = f"leaf {p} was edited: its bytes no longer match its leaf hash"
+        report.problems.append(Problem("edited", p, message))
+        return p
+    claimed = _embedded_index(data)
+    if claimed == p:
+        return None
+    if claimed is None:
+        report.problems.append(Problem("edited", p, f"leaf {p} was edited: its record names no index"))
+        return p
+    if claimed < p:
+        message = (
+            f"leaf {p} holds the event recorded as leaf {claimed}: {p - claimed} leaf(s) were "
+            f"inserted at or after index {claimed}"
+        )
+        report.problems.append(Problem("inserted", claimed, message))
+        return claimed
+    if _holder_of(conn, p, after=p) is not None:
+        message = f"leaf {p} holds the event recorded as leaf {claimed}; leaves were reordered"
+        report.problems.append(Problem("reordered", p, message))
+    else:
+        message = f"leaves {p}..{claimed - 1} are missing; later leaves were renumbered"
+        report.problems.append(Problem("missing", p, message))
+    return p
 
 
 def _holder_of(conn: Connection, index: int, *, after: int) -> int | None:
@@ -337,6 +334,7 @@ def _first_bad_node(conn: Connection, recomputed: dict[tuple[int, int], bytes]) 
 
 
 def _check_tree(
+    conn: Connection,
     targets: dict[int, Checkpoint],
     *,
     roots: dict[int, bytes],
@@ -364,6 +362,8 @@ def _check_tree(
         lower = max((size for size in matching if size < upper), default=0)
     if bad_nodes is not None and bad_nodes[0] < upper and bad_nodes[1] > lower:
         lower, upper = max(lower, bad_nodes[0]), min(upper, bad_nodes[1])
+    if _diagnose(conn, lower, report) is not None:
+        return  # a moved, inserted or renumbered row, now named
     what = (
         f"the checkpoint of size {min(differing)} no longer matches"
         if differing

@@ -60,8 +60,7 @@ ledger_events = Table(
     Column("workflow", String(200), nullable=True),
     Column("run_id", String(200), nullable=True),
     Column("incident_id", String(200), nullable=True),
-    # No index on time: each index costs appends dearly, and a time window is a rare export.
-    Column("time", UTCDateTime(), nullable=False),
+    Column("time", UTCDateTime(), nullable=False, index=True),
     Column("data", LargeBinary, nullable=False),
     # Partial: almost no event names an incident, so the index stays small and appends stay fast.
     Index(
