@@ -146,3 +146,21 @@ def test_server_gone_mid_run_then_back(
         assert crm.writes == 0
     finally:
         a.close()
+
+
+def test_an_agent_restarted_while_the_server_is_down_keeps_reading(
+    server: ReferenceServer, tmp_path: Path
+) -> None:
+    first = connect(server, tmp_path)
+    first.close()  # it saw the control state once and kept a copy beside its spool
+    server.stop()
+    a = connect(server, tmp_path)
+    try:
+        crm = Crm()
+        read_ticket, update_tier = guard_crm(a, crm)
+        assert read_ticket("T-3")["id"] == "T-3"
+        with pytest.raises(Denied) as denied:
+            update_tier("acct-1", "gold")
+        assert (denied.value.rule, denied.value.fallback) == ("fail_closed", FALLBACK)
+    finally:
+        a.close()

@@ -106,11 +106,17 @@ def bump_epoch(conn: Connection) -> int:
 def load_state(conn: Connection, *, now: datetime | None = None) -> ControlState:
     """The whole control state as of now: every workflow, every switch in force."""
     revision = current_revision(conn)
+    document = None
+    if revision is not None:
+        document = conn.execute(
+            sa.select(runbook_revisions.c.document).where(runbook_revisions.c.revision == revision)
+        ).scalar_one()
     return ControlState(
         workflows=policies(conn, revision),
         switches=tuple(active_switches(conn, now=now or datetime.now(UTC))),
         revision=revision,
         epoch=read_epoch(conn),
+        document=document,
     )
 
 

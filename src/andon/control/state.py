@@ -198,6 +198,7 @@ class ControlState:
     switches: tuple[Switch, ...] = ()
     revision: int | None = None  # the runbook revision the workflows were compiled from
     epoch: int = 0  # bumped by every control change; lets clients tell a stale copy
+    document: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)  # the runbook
     _by_workflow: Mapping[str | None, tuple[Switch, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

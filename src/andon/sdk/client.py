@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -60,7 +62,8 @@ class Andon:
         self._seen: tuple[int, int | None] | None = None
         self._live: dict[str, dict[str, Any]] = {}
         self._stop = threading.Event()
-        self.refresh()
+        if not self.refresh():
+            self._load_saved_state()
         self._refresher = threading.Thread(target=self._refresh_loop, name="andon-refresh", daemon=True)
         self._refresher.start()
 
@@ -125,10 +128,49 @@ class Andon:
                 self.state = self.service.state()
                 self._live = {}
                 self._seen = seen
+                self._save_state()
             return True
         except Exception as exc:
             log.debug("andon: control state not refreshed (%s); keeping the last copy", exc)
             return False
+
+    # The last state seen is kept beside the spool, so an agent restarted while the store is away still
+    # knows its tools: reads go on, writes fail closed (or open) as the workflow says.
+    def _save_state(self) -> None:
+        state = self.state
+        if state.document is None:
+            return
+        try:
+            data = {
+                "revision": state.revision,
+                "epoch": state.epoch,
+                "runbook": state.document,
+                "switches": [s.as_dict() for s in state.switches],
+            }
+            tmp = self.spool.directory / ".state.json.tmp"
+            tmp.write_text(json.dumps(data, default=str))
+            os.replace(tmp, self.spool.directory.parent / f"{self.spool.directory.name}.state.json")
+        except Exception:
+            log.exception("andon: could not save the control state copy")
+
+    def _load_saved_state(self) -> None:
+        from andon.control.state import Switch, compile_document
+
+        path = self.spool.directory.parent / f"{self.spool.directory.name}.state.json"
+        try:
+            data = json.loads(path.read_text())
+            self.state = ControlState(
+                workflows=compile_document(data["runbook"]),
+                switches=tuple(Switch.from_dict(s) for s in data["switches"]),
+                revision=data["revision"],
+                epoch=data["epoch"],
+                document=data["runbook"],
+            )
+            log.warning("andon: store unreachable at start; using the control state saved at %s", path)
+        except FileNotFoundError:
+            log.warning("andon: store unreachable at start and no saved control state; writes fail closed")
+        except Exception:
+            log.exception("andon: the saved control state at %s could not be read", path)
 
     def _refresh_loop(self) -> None:
         while not self._stop.wait(self.refresh_interval):

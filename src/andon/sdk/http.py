@@ -117,6 +117,7 @@ class HttpControl:
             switches=tuple(Switch.from_dict(s) for s in data.get("switches", [])),
             revision=revision,
             epoch=int(data.get("epoch", 0)),
+            document=data.get("runbook"),
         )
 
     def epoch(self) -> tuple[int, int | None]:
