@@ -71,7 +71,7 @@ class Andon:
     @classmethod
     def local(
         cls,
-        path: str | Path = ".andon/andon.db",
+        path: str | Path | None = None,
         *,
         schema: str | None = None,
         actor: str = "agent",
@@ -79,13 +79,18 @@ class Andon:
         lock_timeout: float = 2.0,
         refresh_interval: float = 0.25,
     ) -> Andon:
-        """In-process control plane on a store: a SQLite file path, or a database URL (``schema`` for
-        PostgreSQL). A write waits at most ``lock_timeout`` seconds for a locked store, then fails closed."""
+        """In-process control plane on a store.
+
+        ``path`` is a SQLite file or a database URL (``schema`` for PostgreSQL); by default the CLI's
+        store ($ANDON_DATABASE_URL, else andon.db under $ANDON_DATA_DIR, default ./.andon). A write waits
+        at most ``lock_timeout`` seconds for a locked store, then fails closed."""
         from andon.control.service import StoreControl
         from andon.sdk.localstore import file_guard, limit_lock_waits
-        from andon.store import create_engine, migrate
+        from andon.store import create_engine, database_url, migrate
 
-        text = str(path)
+        text = str(path) if path is not None else database_url()
+        if text.startswith("sqlite:///"):
+            text = text.removeprefix("sqlite:///")
         url = text if "://" in text else f"sqlite:///{text}"
         engine = create_engine(url, schema=schema)
         migrate(engine)
