@@ -12,6 +12,7 @@ from andon.errors import AndonError
 
 # name -> "module:attribute"; each module owns one command group.
 COMMANDS: dict[str, str] = {
+    "demo": "andon.cli.demo:demo",
     "lint": "andon.cli.runbook:lint",
     "render": "andon.cli.runbook:render",
     "init": "andon.cli.runbook:init",

@@ -69,7 +69,9 @@ def render(
     request: Request, template: str, principal: Principal, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     """A logged-in page: the layout gets the principal, the nav it may see and the CSRF token."""
-    nav = [item for item in NAV if role_allows(principal.role, item.role)]
+    # An app may add pages of its own (``andon demo`` adds its page) without touching the shared NAV.
+    extra: list[NavItem] = getattr(request.app.state, "extra_nav", [])
+    nav = [item for item in [*NAV, *extra] if role_allows(principal.role, item.role)]
     return templates.TemplateResponse(
         request,
         template,
