@@ -171,3 +171,44 @@ def test_similar_past_decisions_and_quality_signals(
     assert [(s.approver, s.decisions, s.approved, s.rejected) for s in stats] == [("support-lead", 2, 1, 1)]
     assert stats[0].max_in_one_hour in (1, 2)  # the two decisions may straddle an hour boundary
     assert stats[0].median_seconds_to_decide >= 0
+
+
+@pytest.mark.usefixtures("held")
+def test_an_async_agent_waits_for_the_decision(
+    make_client: Callable[..., Andon], operator: StoreControl
+) -> None:
+    import asyncio
+
+    a = make_client()
+    ran: list[str] = []
+
+    @a.tool("support-triage", "crm.update_tier", wait=10)
+    async def update_tier(account_id: str, tier: str) -> str:
+        ran.append(tier)
+        return tier
+
+    def approver() -> None:
+        for _ in range(200):
+            waiting = operator.list_approvals(workflow="support-triage")
+            if waiting:
+                operator.decide_approval(
+                    waiting[0].id,
+                    actor="support-lead",
+                    approve=True,
+                    reason="ok",
+                    edited_args={"account_id": "acct-3", "tier": "silver"},
+                )
+                return
+            time.sleep(0.05)
+
+    async def agent() -> str:
+        async with a.run("support-triage") as run:
+            run.model_call(output="gold", confidence=0.9)
+            result: str = await update_tier("acct-3", "gold")
+            return result
+
+    thread = threading.Thread(target=approver)
+    thread.start()
+    assert asyncio.run(agent()) == "silver"
+    thread.join()
+    assert ran == ["silver"]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +224,8 @@ def rollback_run(
     from andon.sdk.client import Andon
 
     module_name, _, attr = target.partition(":")
+    if os.getcwd() not in sys.path:  # like uvicorn: the agent's module is found from where you stand
+        sys.path.insert(0, os.getcwd())
     client = getattr(importlib.import_module(module_name), attr or "andon", None)
     if not isinstance(client, Andon):
         raise ConfigError(f"--tools {target}: no Andon client there; name it as module:attribute")
