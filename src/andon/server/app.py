@@ -22,7 +22,7 @@ from andon.server.errors import install_error_handlers
 from andon.server.headers import SecurityHeaders
 from andon.server.limits import BodySizeLimit
 from andon.server.metrics import RequestTimer, ServerMetrics
-from andon.server.routers import evidence, health, keys, ledger, runbook, whoami
+from andon.server.routers import approvals, control, evidence, health, keys, ledger, runbook, versions, whoami
 from andon.server.routers.metrics import metrics_router
 from andon.server.settings import Settings
 from andon.store import create_engine, migrate
@@ -34,6 +34,9 @@ ROUTERS: list[APIRouter] = [
     runbook.router,
     ledger.router,
     evidence.router,
+    control.router,
+    approvals.router,
+    versions.router,
     console_pages.router,
     console_audit.router,
 ]
