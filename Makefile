@@ -16,13 +16,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/andon lint examples/
-	@mkdir -p .andon
-	@for f in examples/*.yaml; do \
-		name=$$(basename $$f .yaml); \
-		$(BIN)/andon render $$f --format html -o .andon/$$name.html || exit 1; \
-		$(BIN)/andon render $$f --format markdown -o .andon/$$name.md || exit 1; \
-	done
-	@echo "Rendered runbooks are in .andon/ (open .andon/*.html in a browser)."
+	$(BIN)/andon demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
