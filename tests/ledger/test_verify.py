@@ -18,10 +18,12 @@ from andon.ledger import merkle
 from andon.ledger.checkpoint import Checkpoint, parse_note, read_checkpoints
 from andon.ledger.events import Event
 from andon.ledger.keys import SIGNING_KEY_FILE, Signer, Verifier, signing_key
+from andon.ledger.log import append
 from andon.ledger.verify import VerifyReport, verify_ledger
+from andon.store import reading
 from andon.store.tables import ledger_checkpoints, ledger_events, ledger_head
 
-from .helpers import fill, stored
+from .helpers import event, fill, stored
 
 SIZE = 600  # checkpoints every 50 leaves; interior nodes stored for every aligned run of 16 and up
 
@@ -177,3 +179,18 @@ def test_tampering_is_detected_and_named(
     assert first.index == index, report.problems
     assert report.first_bad_index == index
     assert kind.split("_")[0] in first.message or (kind == "key_replaced" and "replaced" in first.message)
+
+
+def test_verifying_does_not_hold_up_writers(engine: Engine, signer: Signer) -> None:
+    fill(engine, 300, batch=100, signer=signer)
+    appended: list[int] = []
+
+    def append_meanwhile(done: int, total: int) -> None:
+        with engine.begin() as conn:  # would wait on a write lock held by the verifier
+            appended.extend(append(conn, [event(10_000 + done)]))
+
+    with reading(engine) as conn:
+        report = verify_ledger(conn, verifier=signer.verifier, progress=append_meanwhile, chunk=100)
+    assert report.ok and report.leaves == 300  # the verifier saw one consistent snapshot
+    assert appended == [300, 301, 302]
+    assert _verify(engine, signer.verifier).leaves == 303

@@ -90,6 +90,7 @@ def verify(db: str | None, key: str | None, output: str) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from andon.ledger.verify import Problem, verify_ledger
+    from andon.store import reading
 
     verifier = _trusted_verifier(key)
     engine = _engine(db)
@@ -101,7 +102,7 @@ def verify(db: str | None, key: str | None, output: str) -> None:
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        with engine.connect() as conn:
+        with reading(engine) as conn:  # on SQLite, writers carry on while the log is verified
             report = verify_ledger(conn, verifier=verifier, progress=progress)
     engine.dispose()
     if verifier is None and report.checkpoints:
