@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -282,4 +283,183 @@ console_sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+# -- incidents -------------------------------------------------------------------------------------
+# The current state of each incident; its history is the ledger (incident_change events). ``number``
+# gives the id INC-0001; ``open_key`` (workflow|class) is set while the incident is open, so two
+# replicas seeing the same signal open one incident, not two.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("number", Integer, primary_key=True, autoincrement=True),
+    Column("title", Text, nullable=False),
+    Column("incident_class", String(100), nullable=False),
+    Column("severity", String(100), nullable=False),
+    Column("workflow", String(200), nullable=True, index=True),
+    Column("state", String(20), nullable=False),
+    Column("source", String(20), nullable=False),  # declared | detector
+    Column("runbook_revision", Integer, nullable=True),
+    Column("summary", Text, nullable=False),
+    Column("owners", JSON, nullable=False),
+    Column("data_classes", JSON, nullable=False),
+    Column("suspect_versions", JSON, nullable=False),
+    Column("window_start", UTCDateTime(), nullable=False),
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("opened_by", String(200), nullable=False),
+    Column("acknowledged_at", UTCDateTime(), nullable=True),
+    Column("acknowledged_by", String(200), nullable=True),
+    Column("contained_at", UTCDateTime(), nullable=True),
+    Column("contained_by", String(200), nullable=True),
+    Column("mitigated_at", UTCDateTime(), nullable=True),
+    Column("mitigated_by", String(200), nullable=True),
+    Column("resolved_at", UTCDateTime(), nullable=True),
+    Column("resolved_by", String(200), nullable=True),
+    Column("closed_at", UTCDateTime(), nullable=True),
+    Column("closed_by", String(200), nullable=True),
+    Column("open_key", String(400), nullable=True, unique=True),
+    Column("related", Integer, nullable=True),
+)
+
+# Signals grouped onto an incident; one row per signal (its dedup key and the event that fired it).
+incident_signals = Table(
+    "incident_signals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident", Integer, nullable=False, index=True),
+    Column("detector", String(100), nullable=False),
+    Column("dedup_key", String(400), nullable=False),
+    Column("trigger_index", BigInteger, nullable=False),
+    Column("time", UTCDateTime(), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("hint", String(20), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("details", JSON, nullable=False),
+    Index("ix_incident_signals_key", "dedup_key", "trigger_index", unique=True),
+)
+
+# Containment and recovery taken for an incident: switches pulled, versions restored, rollbacks run.
+incident_actions = Table(
+    "incident_actions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("incident", Integer, nullable=False, index=True),
+    Column("action", String(40), nullable=False),
+    Column("automatic", Boolean(), nullable=False),
+    Column("target", String(200), nullable=True),
+    Column("switch_id", String(40), nullable=True),
+    Column("freeze_id", String(40), nullable=True),
+    Column("status", String(20), nullable=False),  # applied | skipped | done | failed | cleared
+    Column("detail", JSON, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("cleared_at", UTCDateTime(), nullable=True),
+    Column("cleared_by", String(200), nullable=True),
+)
+
+# Evidence frozen for an incident: an evidence bundle's SHA-256, where it was written, what it covers.
+incident_freezes = Table(
+    "incident_freezes",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("incident", Integer, nullable=False, index=True),
+    Column("purpose", String(40), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("since", UTCDateTime(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(200), nullable=False),
+)
+
+# The first-hour checklist, copied from the incident class when the incident opens.
+incident_checklist = Table(
+    "incident_checklist",
+    metadata,
+    Column("incident", Integer, primary_key=True, autoincrement=False),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("text", Text, nullable=False),
+    Column("owner_role", String(100), nullable=False),
+    Column("owner_contact", String(200), nullable=True),
+    Column("within_seconds", Integer, nullable=True),
+    Column("done_at", UTCDateTime(), nullable=True),
+    Column("done_by", String(200), nullable=True),
+)
+
+# Attributed acts that start, qualify and discharge regulatory clocks: trigger | finding | filing.
+incident_acts = Table(
+    "incident_acts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident", Integer, nullable=False, index=True),
+    Column("act", String(10), nullable=False),
+    Column("name", String(100), nullable=False),  # trigger / finding name, or the obligation filed
+    Column("regime", String(40), nullable=True),
+    Column("who", String(200), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("disposition", String(20), nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+)
+
+# Escalation steps sent, once per incident and step (the notification's dedup key).
+incident_escalations = Table(
+    "incident_escalations",
+    metadata,
+    Column("incident", Integer, primary_key=True, autoincrement=False),
+    Column("dedup_key", String(400), primary_key=True),
+    Column("clock", String(100), nullable=False),
+    Column("contacts", JSON, nullable=False),
+    Column("claimed_at", UTCDateTime(), nullable=False),
+    Column("delivered", Boolean(), nullable=True),
+    Column("report", JSON, nullable=True),
+)
+
+# The post-incident review: root cause, sign-off; its action items and evaluation cases below.
+incident_reviews = Table(
+    "incident_reviews",
+    metadata,
+    Column("incident", Integer, primary_key=True, autoincrement=False),
+    Column("root_cause", String(40), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("no_eval_reason", Text, nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("signed_off_at", UTCDateTime(), nullable=True),
+    Column("signed_off_by", String(200), nullable=True),  # the owner's contact id
+    Column("signed_off_actor", String(200), nullable=True),
+)
+
+incident_review_items = Table(
+    "incident_review_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident", Integer, nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("required", Boolean(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("done_at", UTCDateTime(), nullable=True),
+    Column("done_by", String(200), nullable=True),
+)
+
+# Evaluation cases captured from the incident's events: the input, what the output should have been.
+incident_eval_cases = Table(
+    "incident_eval_cases",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident", Integer, nullable=False, index=True),
+    Column("source_index", BigInteger, nullable=True),
+    Column("run_id", String(200), nullable=True),
+    Column("input", JSON, nullable=True),
+    Column("expected", JSON, nullable=False),
+    Column("actual", JSON, nullable=True),
+    Column("note", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("created_by", String(200), nullable=False),
 )
