@@ -35,7 +35,7 @@ from andon.ledger.keys import signing_key
 from andon.ledger.log import append, tree_size
 from andon.ledger.tree import StoredTree
 from andon.ledger.verify import verify_ledger
-from andon.store import create_engine, migrate
+from andon.store import create_engine, migrate, reading
 
 POSTGRES_URL = os.environ.get("ANDON_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -158,7 +158,7 @@ def bench_verify(url: str, schema: str | None, kind: str, workdir: Path, rows: l
     signer = signing_key(workdir / "keys")
     with engine.begin() as conn:
         write_checkpoint(conn, signer)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         start = time.perf_counter()
         report = verify_ledger(conn, verifier=signer.verifier)
         elapsed = time.perf_counter() - start
@@ -294,7 +294,7 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = parser.parse_args()
     if args.quick:
-        args.events, args.single, args.proof_size, args.export_size = 20_000, 300, 20_000, 5_000
+        args.events, args.single, args.proof_size, args.export_size = 10_000, 200, 10_000, 2_000
     kinds = ["sqlite"]
     if not args.no_postgres:
         if postgres_available():

@@ -25,6 +25,9 @@ from andon.store.dialect import fetch_rows
 from andon.store.tables import ledger_events, ledger_nodes
 
 CHUNK = 50_000
+# Stored nodes are compared from 256 leaves up: enough to locate a rewritten leaf (with the
+# checkpoints), while the comparison table stays at n/128 entries even for huge logs.
+_COMPARE_FROM_LEVEL = max(8, STORED_FROM_LEVEL)
 _CHUNK_QUERY = "SELECT idx, leaf_hash, data FROM ledger_events WHERE idx >= ? ORDER BY idx LIMIT ?"
 _RANGE_QUERY = "SELECT leaf_hash, data FROM ledger_events WHERE idx >= ? AND idx < ? ORDER BY idx"
 
@@ -119,7 +122,7 @@ def verify_ledger(
     targets = _checkpoints(conn, verifier, report)
     recomputed: dict[tuple[int, int], bytes] = {}
     compact = merkle.CompactRange(
-        on_node=lambda level, pos, h: recomputed.__setitem__((level, pos), h), report_from=STORED_FROM_LEVEL
+        on_node=lambda level, pos, h: recomputed.__setitem__((level, pos), h), report_from=_COMPARE_FROM_LEVEL
     )
     roots: dict[int, bytes] = {}
     stops = sorted({s for s in targets if s > 0} | {size})
@@ -327,7 +330,8 @@ def _first_bad_node(conn: Connection, recomputed: dict[tuple[int, int], bytes]) 
     """Leaf range [start, end) under the leftmost stored interior node that the leaves no longer give."""
     c = ledger_nodes.c
     first: tuple[int, int] | None = None
-    for level, position, stored in conn.execute(sa.select(c.level, c.position, c.hash)):
+    query = sa.select(c.level, c.position, c.hash).where(c.level >= _COMPARE_FROM_LEVEL)
+    for level, position, stored in conn.execute(query):
         key = (int(level), int(position))
         if key in recomputed and recomputed[key] != _raw(stored):
             span = (key[1] << key[0], (key[1] + 1) << key[0])
