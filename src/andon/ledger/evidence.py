@@ -32,7 +32,7 @@ from andon.errors import ConfigError, EvidenceError
 from andon.ledger import merkle
 from andon.ledger.canonical import canonical_bytes, format_time
 from andon.ledger.checkpoint import CheckpointError, latest_checkpoint, open_note, write_checkpoint
-from andon.ledger.keys import Signer, Verifier, b64decode_strict
+from andon.ledger.keys import Signer, Verifier, b64decode_strict, signing_key
 from andon.ledger.log import select_events
 from andon.ledger.tree import StoredTree
 
@@ -82,16 +82,17 @@ def export_bundle(
     conn: Connection,
     *,
     out_path: Path,
-    signer: Signer,
     selection: Selection | None = None,
+    signer: Signer | None = None,
 ) -> ExportSummary:
-    """Write a bundle of the selected events to ``out_path``.
+    """Write a bundle of the selected events to ``out_path``; ``signer`` defaults to the data dir's key.
 
     Signs a fresh checkpoint (in the caller's transaction) when the newest one does not cover every
     selected event. Every proof is checked before the bundle is written, so a tampered store
     raises EvidenceError instead of producing a bundle that would not verify.
     """
     selection = selection or Selection()
+    signer = signer or signing_key()
     query = select_events(
         workflow=selection.workflow,
         run_id=selection.run_id,
