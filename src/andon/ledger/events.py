@@ -105,7 +105,13 @@ def _text_or_null(value: str | None) -> str:
 
 
 def encode_record(event: Event, index: int, payload: Mapping[str, Any], time_text: str) -> bytes:
-    """``canonical_bytes(event.record(index, payload))``, written out directly because it is the hot path.
+    """``canonical_bytes(event.record(index, payload))``, written out directly because it is the hot path."""
+    before, after = record_parts(event, payload, time_text)
+    return before + b"%d" % index + after
+
+
+def record_parts(event: Event, payload: Mapping[str, Any], time_text: str) -> tuple[bytes, bytes]:
+    """The canonical record's bytes before and after its index, so they can be made before the index is known.
 
     The keys are fixed and already in sorted order, so only the payload goes through the encoder.
     """
@@ -113,12 +119,13 @@ def encode_record(event: Event, index: int, payload: Mapping[str, Any], time_tex
         body = payload_encoder(payload)
     except (TypeError, ValueError, UnicodeEncodeError):
         raise LedgerError(f"event is not canonical JSON: {find_problem(payload, '$.payload')}") from None
-    text = (
-        f'{{"actor":{encode_text(event.actor)},"index":{index:d},"kind":"{event.kind}","payload":{body},'
-        f'"run_id":{_text_or_null(event.run_id)},"time":"{time_text}","workflow":{_text_or_null(event.workflow)}}}'
+    before = f'{{"actor":{encode_text(event.actor)},"index":'
+    after = (
+        f',"kind":"{event.kind}","payload":{body},"run_id":{_text_or_null(event.run_id)},'
+        f'"time":"{time_text}","workflow":{_text_or_null(event.workflow)}}}'
     )
     try:
-        return text.encode("utf-8")
+        return before.encode("utf-8"), after.encode("utf-8")
     except UnicodeEncodeError:
         where = find_problem(payload, "$.payload")
         if "surrogate" not in where:

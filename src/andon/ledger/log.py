@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from andon.ledger import merkle
 from andon.ledger.canonical import format_time, parse_time
-from andon.ledger.events import Event, encode_record, incident_of
+from andon.ledger.events import Event, incident_of, record_parts
 from andon.ledger.tree import STORED_FROM_LEVEL, read_head
 from andon.store.dialect import bulk_insert
 from andon.store.tables import ledger_events, ledger_head
@@ -41,34 +41,23 @@ def append(conn: Connection, events: Sequence[Event], *, redactor: Redactor | No
     """
     if not events:
         return []
-    # Redact before taking the lock: it is the slowest per-event step and needs no shared state.
+    # Everything that does not depend on the leaf index happens before the lock is taken, so
+    # concurrent writers (on PostgreSQL) hold it only for hashing and inserting.
     if redactor is not None:
         payloads = [redactor.redact(e.payload) for e in events]
     else:
         payloads = [e.payload for e in events]
     times = [format_time(e.time) for e in events]
+    parts = [record_parts(e, p, t) for e, p, t in zip(events, payloads, times, strict=True)]
+    incidents = [incident_of(p) for p in payloads]
     size, frontier = read_head(conn, lock=True)
-    rows: list[tuple[Any, ...]] = []
-    hashes: list[bytes] = []
+    datas = [before + b"%d" % (size + i) + after for i, (before, after) in enumerate(parts)]
     sha = hashlib.sha256
-    for offset, (event, payload, when) in enumerate(zip(events, payloads, times, strict=True)):
-        index = size + offset
-        data = encode_record(event, index, payload, when)
-        digest = sha(b"\x00" + data).digest()
-        hashes.append(digest)
-        rows.append(
-            (
-                index,
-                digest,
-                event.kind,
-                event.actor,
-                event.workflow,
-                event.run_id,
-                incident_of(payload),
-                when,
-                data,
-            )
-        )
+    hashes = [sha(b"\x00" + d).digest() for d in datas]
+    rows = [
+        (size + i, h, e.kind, e.actor, e.workflow, e.run_id, incident, t, d)
+        for i, (h, e, incident, t, d) in enumerate(zip(hashes, events, incidents, times, datas, strict=True))
+    ]
     nodes: list[tuple[int, int, bytes]] = []
     compact = merkle.CompactRange(
         size=size,
