@@ -212,3 +212,22 @@ def test_an_async_agent_waits_for_the_decision(
     assert asyncio.run(agent()) == "silver"
     thread.join()
     assert ran == ["silver"]
+
+
+@pytest.mark.usefixtures("held")
+def test_an_approval_does_not_run_through_a_pause_pulled_since(
+    make_client: Callable[..., Andon], operator: StoreControl
+) -> None:
+    a = make_client()
+    crm = Crm()
+    _, update_tier = guard_crm(a, crm)
+    approval_id = _pending(a, update_tier)
+    operator.decide_approval(approval_id, actor="support-lead", approve=True, reason="ok")
+    operator.set_switch(kind="pause_workflow", workflow="support-triage", actor="ops-lead", reason="incident")
+    with pytest.raises(Denied) as denied:
+        a.resume(approval_id)
+    assert denied.value.rule == "paused" and crm.writes == 0
+    operator.clear_switches(
+        workflow="support-triage", kinds=("pause_workflow",), actor="ops-lead", reason="ok"
+    )
+    assert a.resume(approval_id) == {"account_id": "acct-1", "tier": "gold"}  # still usable, once

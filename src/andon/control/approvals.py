@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from andon.control.decide import Action, decide
 from andon.control.journal import emit
+from andon.control.snapshot import workflow_state
 from andon.errors import ApprovalPending, ControlError, Denied
 from andon.store.tables import control_actions, control_approvals
 
@@ -328,6 +330,14 @@ def claim_approval(conn: Connection, approval_id: str, *, actor: str, now: datet
     if approval.status == "executed":
         raise ControlError(
             f"approval '{approval_id}' was already used at {approval.executed_at}; it runs once"
+        )
+    # An approval is not a way around a stop pulled since: switches and autonomy caps apply at run time
+    # too. The approval stays usable once the stop is lifted.
+    state = workflow_state(conn, approval.workflow, now=now)
+    now_says = decide(state, Action(approval.workflow, approval.tool, confidence=1.0), now=now.timestamp())
+    if now_says.outcome in ("deny", "simulate"):
+        raise Denied(
+            f"approved, but not now: {now_says.reason}", rule=now_says.rule, fallback=now_says.fallback
         )
     t = control_approvals.c
     claimed = conn.execute(
