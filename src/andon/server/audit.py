@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from andon.ledger import merkle
@@ -70,6 +71,19 @@ def page_events(conn: Connection, query: EventQuery, *, limit: int, cursor: int 
             before = cursor if before is None else min(before, cursor)
         else:
             after = cursor if after is None else max(after, cursor)
+    if query.since is not None or query.until is not None:
+        # Every event in the time range lies between the lowest and highest leaf index found in it
+        # (read from the time index), so the page scans that span of the log, not all of it.
+        span = sa.select(sa.func.min(c.idx), sa.func.max(c.idx))
+        if query.since is not None:
+            span = span.where(c.time >= query.since)
+        if query.until is not None:
+            span = span.where(c.time < query.until)
+        low, high = conn.execute(span).one()
+        if low is None:
+            return Page(events=[], next_cursor=None)
+        after = low - 1 if after is None else max(after, low - 1)
+        before = high + 1 if before is None else min(before, high + 1)
     select = select_events(
         workflow=query.workflow,
         run_id=query.run_id,

@@ -61,7 +61,7 @@ ledger_events = Table(
     Column("workflow", String(200), nullable=True),
     Column("run_id", String(200), nullable=True),
     Column("incident_id", String(200), nullable=True),
-    Column("time", UTCDateTime(), nullable=False, index=True),
+    Column("time", UTCDateTime(), nullable=False),
     Column("data", LargeBinary, nullable=False),
     # Partial: almost no event names an incident, so the index stays small and appends stay fast.
     Index(
@@ -70,10 +70,12 @@ ledger_events = Table(
         sqlite_where=sa_text("incident_id IS NOT NULL"),
         postgresql_where=sa_text("incident_id IS NOT NULL"),
     ),
-    # Filters in leaf-index order, for keyset pages (migration 0005).
-    Index("ix_ledger_events_workflow_idx", "workflow", "idx"),
+    # Filters in leaf-index order, for keyset pages (migration 0005); kind rides along in the
+    # workflow index so a workflow + kind filter is checked without reading rows.
+    Index("ix_ledger_events_workflow_idx", "workflow", "idx", "kind"),
     Index("ix_ledger_events_run_id_idx", "run_id", "idx"),
     Index("ix_ledger_events_kind_idx", "kind", "idx"),
+    Index("ix_ledger_events_time_idx", "time", "idx"),
 )
 
 # Interior nodes of complete subtrees at level >= 4 (16 leaves and up): a proof reads O(log n)
