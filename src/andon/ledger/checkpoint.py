@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -151,31 +152,21 @@ class StoredCheckpoint:
 
 def read_checkpoints(conn: Connection) -> list[StoredCheckpoint]:
     """Every stored checkpoint, oldest first."""
-    c = ledger_checkpoints.c
-    rows = conn.execute(sa.select(ledger_checkpoints).order_by(c.id))
-    return [
-        StoredCheckpoint(
-            id=r.id,
-            size=int(r.size),
-            root=bytes(r.root),
-            note=r.note,
-            key_id=r.key_id,
-            created_at=r.created_at,
-        )
-        for r in rows
-    ]
+    rows = conn.execute(sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.id))
+    return [_stored(r) for r in rows]
 
 
 def latest_checkpoint(conn: Connection) -> StoredCheckpoint | None:
     """The checkpoint of the largest tree (the newest among equals)."""
     c = ledger_checkpoints.c
-    row = conn.execute(
-        sa.select(ledger_checkpoints).order_by(c.size.desc(), c.id.desc()).limit(1)
-    ).one_or_none()
-    if row is None:
-        return None
+    query = sa.select(ledger_checkpoints).order_by(c.size.desc(), c.id.desc()).limit(1)
+    row = conn.execute(query).one_or_none()
+    return None if row is None else _stored(row)
+
+
+def _stored(row: Any) -> StoredCheckpoint:
     return StoredCheckpoint(
-        id=row.id,
+        id=int(row.id),
         size=int(row.size),
         root=bytes(row.root),
         note=row.note,
