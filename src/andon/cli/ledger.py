@@ -148,7 +148,14 @@ def _time(value: str | None) -> datetime | None:
 )
 @click.option("--since", default=None, help="Events at or after this time (ISO 8601; naive means UTC).")
 @click.option("--until", default=None, help="Events before this time (ISO 8601; naive means UTC).")
-@click.option("--out", "-O", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--out",
+    "-O",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The zip to write.",
+)
 @output_option
 def export(
     db: str | None,
