@@ -7,7 +7,7 @@ import math
 from collections import deque
 from typing import Any
 
-from andon.detect.base import Context, Detector, SlidingCount
+from andon.detect.base import Context, Cooldown, Detector, SlidingCount
 from andon.detect.signal import CHANGING_EFFECTS, Bounded, LedgerEvent, Signal, fingerprint
 from andon.runbook.units import format_duration
 
@@ -28,8 +28,8 @@ class WriteRate(Detector):
     incident_class = "wrong_system_update"
     kinds = frozenset({"decision"})
 
-    def __init__(self, context: Context) -> None:
-        super().__init__(context)
+    def __init__(self, context: Context, cooldown: Cooldown | None = None) -> None:
+        super().__init__(context, cooldown)
         cfg = context.config.write_rate
         most = cfg.max if cfg.max is not None or context.rate is not None else DEFAULT_MAX_WRITES
         self.windows: list[tuple[str, SlidingCount, str]] = []
@@ -52,12 +52,12 @@ class WriteRate(Detector):
         when = event.time.timestamp()
         found: Signal | None = None
         for scope, counter, why in self.windows:
-            if counter.add(when, event.index) and found is None:
+            if counter.add(when, event.index) and found is None and not self.quiet("workflow", when):
                 found = self._fire(event, counter, why, scope)
         tool = payload.get("tool")
         if isinstance(tool, str) and tool in self.tools:
             counter, why = self.tools[tool]
-            if counter.add(when, event.index) and found is None:
+            if counter.add(when, event.index) and found is None and not self.quiet(tool, when):
                 found = self._fire(event, counter, why, tool)
         return found
 
@@ -80,8 +80,8 @@ class RetryStorm(Detector):
     incident_class = "excessive_retries"
     kinds = frozenset({"decision"})
 
-    def __init__(self, context: Context) -> None:
-        super().__init__(context)
+    def __init__(self, context: Context, cooldown: Cooldown | None = None) -> None:
+        super().__init__(context, cooldown)
         self.cfg = context.config.retry_storm
         self.actions: Bounded[str, SlidingCount] = Bounded(_MAX_KEYS)
 
@@ -95,7 +95,8 @@ class RetryStorm(Detector):
         if counter is None:
             counter = SlidingCount(self.cfg.repeats, self.cfg.window)
             self.actions.put(key, counter)
-        if not counter.add(event.time.timestamp(), event.index):
+        when = event.time.timestamp()
+        if not counter.add(when, event.index) or self.quiet(key, when):
             return None
         return self.signal(
             event,
@@ -115,8 +116,8 @@ class DuplicateEffects(Detector):
     incident_class = "excessive_retries"
     kinds = frozenset({"decision", "action_outcome"})
 
-    def __init__(self, context: Context) -> None:
-        super().__init__(context)
+    def __init__(self, context: Context, cooldown: Cooldown | None = None) -> None:
+        super().__init__(context, cooldown)
         self.window = context.config.duplicate_effects.window.total_seconds()
         self.pending: Bounded[str, tuple[str, str, int]] = Bounded(_MAX_KEYS)  # action id -> tool, fp, index
         self.done: Bounded[str, tuple[float, int, int]] = Bounded(_MAX_KEYS)  # tool:fp -> time, indexes
@@ -159,8 +160,8 @@ class ErrorRate(Detector):
     incident_class = "excessive_retries"
     kinds = frozenset({"action_outcome"})
 
-    def __init__(self, context: Context) -> None:
-        super().__init__(context)
+    def __init__(self, context: Context, cooldown: Cooldown | None = None) -> None:
+        super().__init__(context, cooldown)
         self.cfg = context.config.error_rate
         self.window = self.cfg.window.total_seconds()
         self.seen: deque[tuple[float, bool, int]] = deque()
@@ -178,6 +179,8 @@ class ErrorRate(Detector):
             self.failed -= not seen.popleft()[1]
         total = len(seen)
         if ok or total < self.cfg.min_calls or self.failed < self.cfg.rate * total:
+            return None
+        if self.quiet("outcomes", when):
             return None
         rate = self.failed / total
         return self.signal(
@@ -199,8 +202,8 @@ class UnauthorisedTool(Detector):
     kinds = frozenset({"decision"})
     rules = frozenset({"unauthorised_tool", "unauthorised_retrieval_source"})
 
-    def __init__(self, context: Context) -> None:
-        super().__init__(context)
+    def __init__(self, context: Context, cooldown: Cooldown | None = None) -> None:
+        super().__init__(context, cooldown)
         self.cfg = context.config.unauthorised_tool
         self.attempts: Bounded[str, SlidingCount] = Bounded(_MAX_KEYS)
 
@@ -213,7 +216,8 @@ class UnauthorisedTool(Detector):
         if counter is None:
             counter = SlidingCount(self.cfg.attempts, self.cfg.window)
             self.attempts.put(what, counter)
-        if not counter.add(event.time.timestamp(), event.index):
+        when = event.time.timestamp()
+        if not counter.add(when, event.index) or self.quiet(what, when):
             return None
         times = "once" if counter.threshold == 1 else f"{counter.threshold} times"
         return self.signal(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from andon.detect.signal import Hint, LedgerEvent, Signal, evidence
+from andon.detect.signal import Bounded, Hint, LedgerEvent, Signal, evidence
 from andon.runbook.detectors import Detectors
 
 if TYPE_CHECKING:
@@ -50,6 +50,28 @@ def digits_of(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
 
+class Cooldown:
+    """When each signal key of a workflow was last sent; repeats within ``seconds`` stay quiet."""
+
+    __slots__ = ("_sent", "repeats", "seconds")
+
+    def __init__(self, seconds: float, *, limit: int = 10_000) -> None:
+        self.seconds = seconds
+        self.repeats = 0  # signals not sent because their key was cooling down
+        self._sent: Bounded[str, float] = Bounded(limit)
+
+    def active(self, key: str, when: float) -> bool:
+        """True (and one more repeat counted) when ``key`` was sent less than ``seconds`` before ``when``."""
+        last = self._sent.get(key)
+        if last is not None and when - last < self.seconds:
+            self.repeats += 1
+            return True
+        return False
+
+    def mark(self, key: str, when: float) -> None:
+        self._sent.put(key, when)
+
+
 class Detector:
     """One streaming rule over one workflow's events; state lives in the instance and stays bounded.
 
@@ -61,8 +83,13 @@ class Detector:
     incident_class: ClassVar[str]
     kinds: ClassVar[frozenset[str]]
 
-    def __init__(self, context: Context) -> None:
+    def __init__(self, context: Context, cooldown: Cooldown | None = None) -> None:
         self.context = context
+        self.cooldown = cooldown or Cooldown(context.config.cooldown.total_seconds())
+
+    def quiet(self, key: str, when: float) -> bool:
+        """True while a signal with this key is cooling down: no need to build one just to drop it."""
+        return self.cooldown.active(f"{self.name}:{self.context.workflow}:{key}", when)
 
     def observe(self, event: LedgerEvent) -> Signal | None:
         raise NotImplementedError

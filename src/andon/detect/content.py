@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from andon.detect.base import Context, Detector, digits_of
-from andon.detect.patterns import InjectionScanner
+from andon.detect.base import Context, Cooldown, Detector, digits_of
+from andon.detect.patterns import scanner
 from andon.detect.signal import Bounded, LedgerEvent, Signal, fingerprint, texts
 from andon.ledger.redact import BUILTIN_NAMES, BUILTIN_RULES
 
@@ -26,9 +26,9 @@ class PromptInjection(Detector):
     incident_class = "prompt_injection"
     kinds = frozenset({"model_call", "retrieval", "note"})
 
-    def __init__(self, context: Context) -> None:
-        super().__init__(context)
-        self.scanner = InjectionScanner(context.config.prompt_injection.patterns)
+    def __init__(self, context: Context, cooldown: Cooldown | None = None) -> None:
+        super().__init__(context, cooldown)
+        self.scanner = scanner(tuple(context.config.prompt_injection.patterns))
 
     def observe(self, event: LedgerEvent) -> Signal | None:
         payload = event.payload
@@ -38,10 +38,8 @@ class PromptInjection(Detector):
             where, value = ("run input" if event.kind == "note" else "model input"), payload.get("input")
         if value is None:
             return None
-        for text in texts(value):
-            found = self.scanner.scan(text)
-            if found is None:
-                continue
+        found = self.scanner.scan("\n\n".join(texts(value)))
+        if found is not None:
             how = "base64-encoded " if found.encoded else ""
             return self.signal(
                 event,
@@ -82,8 +80,8 @@ class OutboundData(Detector):
     incident_class = "sensitive_data_exposure"
     kinds = frozenset({"decision"})
 
-    def __init__(self, context: Context) -> None:
-        super().__init__(context)
+    def __init__(self, context: Context, cooldown: Cooldown | None = None) -> None:
+        super().__init__(context, cooldown)
         cfg = context.config.outbound_data
         self.fields = cfg.recipient_fields
         self.rules = [rule for name in BUILTIN_NAMES if name in cfg.kinds for rule in BUILTIN_RULES[name]]
@@ -177,8 +175,8 @@ class WrongRecipient(Detector):
         "action_outcome": "result",
     }
 
-    def __init__(self, context: Context) -> None:
-        super().__init__(context)
+    def __init__(self, context: Context, cooldown: Cooldown | None = None) -> None:
+        super().__init__(context, cooldown)
         self.fields = context.config.wrong_recipient.recipient_fields
         self.runs: Bounded[str, dict[str, int]] = Bounded(_MAX_RUNS)  # run -> address -> first index
 

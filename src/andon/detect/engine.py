@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from andon.detect.actions import DuplicateEffects, ErrorRate, RetryStorm, UnauthorisedTool, WriteRate
-from andon.detect.base import Context, Detector
+from andon.detect.base import Context, Cooldown, Detector
 from andon.detect.content import OutboundData, PromptInjection, WrongRecipient
 from andon.detect.quality import Drift, LowConfidence, RubberStamp
 from andon.detect.signal import Bounded, LedgerEvent, Observed, Signal
@@ -37,7 +37,6 @@ DETECTORS: tuple[type[Detector], ...] = (
     RubberStamp,
 )
 _MAX_UNKNOWN_WORKFLOWS = 1_000  # workflows seen in events but absent from the runbook
-_MAX_DEDUP_KEYS = 50_000
 
 
 class _Workflow:
@@ -47,13 +46,13 @@ class _Workflow:
 
     def __init__(self, context: Context) -> None:
         self.context = context
-        self.cooldown = context.config.cooldown.total_seconds()
+        self.cooldown = Cooldown(context.config.cooldown.total_seconds())
         by_kind: dict[str, list[Detector]] = {}
         for cls in DETECTORS:
             section = getattr(context.config, cls.name)
             if not section.enabled:
                 continue
-            detector = cls(context)
+            detector = cls(context, self.cooldown)
             for kind in cls.kinds:
                 by_kind.setdefault(kind, []).append(detector)
         self.by_kind = {kind: tuple(found) for kind, found in by_kind.items()}
@@ -65,13 +64,17 @@ class DetectorEngine:
     def __init__(self, runbook: Runbook | None = None, *, sink: Sink | None = None) -> None:
         self.sink = sink
         self.last_index = -1
-        self.suppressed = 0  # signals not sent again within their cool-down
         self._runbook: Runbook | None = None
         self._contexts: dict[str, Context] = {}
         self._known: dict[str, _Workflow] = {}
         self._unknown: Bounded[str, _Workflow] = Bounded(_MAX_UNKNOWN_WORKFLOWS)
-        self._sent: Bounded[str, float] = Bounded(_MAX_DEDUP_KEYS)
         self.set_runbook(runbook)
+
+    @property
+    def suppressed(self) -> int:
+        """How many signals were not sent again because their key was within its cool-down."""
+        workflows = [*self._known.values(), *(self._unknown.get(w) for w in list(self._unknown))]
+        return sum(w.cooldown.repeats for w in workflows if w is not None)
 
     @property
     def runbook(self) -> Runbook | None:
@@ -132,11 +135,9 @@ class DetectorEngine:
             ]
         )
 
-    def _fresh(self, signal: Signal, cooldown: float) -> bool:
+    def _fresh(self, signal: Signal, cooldown: Cooldown) -> bool:
         when = signal.time.timestamp()
-        last = self._sent.get(signal.dedup_key)
-        if last is not None and when - last < cooldown:
-            self.suppressed += 1
+        if cooldown.active(signal.dedup_key, when):
             return False
-        self._sent.put(signal.dedup_key, when)
+        cooldown.mark(signal.dedup_key, when)
         return True

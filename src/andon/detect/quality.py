@@ -7,7 +7,7 @@ import statistics
 from collections import Counter, deque
 from typing import Any
 
-from andon.detect.base import Context, Detector, SlidingCount
+from andon.detect.base import Context, Cooldown, Detector, SlidingCount
 from andon.detect.signal import LedgerEvent, Signal
 from andon.detect.stats import homogeneity
 
@@ -22,8 +22,8 @@ class LowConfidence(Detector):
     incident_class = "wrong_recommendation"
     kinds = frozenset({"model_call"})
 
-    def __init__(self, context: Context) -> None:
-        super().__init__(context)
+    def __init__(self, context: Context, cooldown: Cooldown | None = None) -> None:
+        super().__init__(context, cooldown)
         self.cfg = cfg = context.config.low_confidence
         self.threshold = (
             cfg.threshold
@@ -43,7 +43,10 @@ class LowConfidence(Detector):
             self.streak.clear()
             return None
         self.streak.append(event.index)
-        in_window = self.window.add(event.time.timestamp(), event.index)
+        when = event.time.timestamp()
+        in_window = self.window.add(when, event.index)
+        if self.quiet("confidence", when):
+            return None
         if len(self.streak) == self.cfg.consecutive:
             how, indexes = f"{self.cfg.consecutive} outputs in a row", list(self.streak)
         elif in_window:
@@ -71,8 +74,8 @@ class Drift(Detector):
     incident_class = "model_or_prompt_drift"
     kinds = frozenset({"model_call"})
 
-    def __init__(self, context: Context) -> None:
-        super().__init__(context)
+    def __init__(self, context: Context, cooldown: Cooldown | None = None) -> None:
+        super().__init__(context, cooldown)
         self.cfg = cfg = context.config.drift
         self.pattern = re.compile(rf"\b{re.escape(cfg.label)}\s*[:=]\s*([\w./-]+)", re.IGNORECASE)
         self.version: tuple[Any, Any] | None = None
@@ -147,6 +150,8 @@ class Drift(Detector):
 
     def _test(self, event: LedgerEvent) -> Signal | None:
         cfg = self.cfg
+        if self.quiet(f"{cfg.label}:{self.version}", event.time.timestamp()):
+            return None
         baseline = self.reference if self.reference is not None else self.base_counts
         n_base, n_cur = sum(baseline.values()), len(self.current)
         if n_base < cfg.min_samples or n_cur < cfg.min_samples:
@@ -206,8 +211,8 @@ class RubberStamp(Detector):
     kinds = frozenset({"approval"})
     decided = frozenset({"approved", "rejected", "edited_and_approved"})
 
-    def __init__(self, context: Context) -> None:
-        super().__init__(context)
+    def __init__(self, context: Context, cooldown: Cooldown | None = None) -> None:
+        super().__init__(context, cooldown)
         self.cfg = context.config.rubber_stamp
         self.approvers: dict[str, deque[tuple[bool, float | None, int]]] = {}
 
@@ -229,7 +234,7 @@ class RubberStamp(Detector):
                 event.index,
             )
         )
-        if len(streak) < self.cfg.streak:
+        if len(streak) < self.cfg.streak or self.quiet(approver, event.time.timestamp()):
             return None
         approved = sum(ok for ok, _, _ in streak) / len(streak)
         times = [s for _, s, _ in streak if s is not None]

@@ -69,10 +69,18 @@ class Signal:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+_last_fingerprint: list[Any] = [None, ""]  # (object, digest): detectors of one event share the work
+
+
 def fingerprint(value: Any) -> str:
     """A short stable digest of JSON-like data (sorted keys), for "the same arguments"."""
+    last = _last_fingerprint
+    if value is last[0]:  # the reference held here keeps the object, and so its identity, alive
+        return str(last[1])
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    last[0], last[1] = value, digest
+    return digest
 
 
 def evidence(indexes: Any) -> tuple[int, ...]:
