@@ -20,11 +20,13 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Connection, Engine
 
 from andon.detect.signal import Signal
-from andon.incidents import containment, lifecycle
+from andon.incidents import containment, escalate, lifecycle
 from andon.incidents.containment import IncidentAction
+from andon.incidents.escalate import Claimed
 from andon.incidents.evidence import Freeze, default_directory, freeze
-from andon.incidents.records import Incident, IncidentError, get_incident
+from andon.incidents.records import Incident, IncidentError, get_incident, list_incidents
 from andon.ledger.keys import Signer
+from andon.notify import Dispatcher, NotifyError
 
 log = logging.getLogger("andon.incidents")
 
@@ -71,9 +73,11 @@ class IncidentDesk:
         *,
         signer: Signer | Callable[[], Signer] | None = None,
         directory: Path | None = None,
+        dispatcher: Dispatcher | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.engine = engine
+        self.dispatcher = dispatcher
         self._signer = signer
         self.directory = directory or default_directory()
         self.clock = clock
@@ -107,6 +111,43 @@ class IncidentDesk:
             log.error("%s", exc)
             return None, str(exc)
 
+    def _send(self, claimed: Claimed) -> None:
+        report = None
+        if self.dispatcher is not None:
+            try:
+                report = self.dispatcher.dispatch(claimed.notification)
+            except NotifyError as exc:  # a misconfigured channel: record it, keep the incident going
+                log.error("notification %s not sent: %s", claimed.notification.key, exc)
+        with self._tx() as conn:
+            escalate.record_delivery(conn, claimed, report)
+
+    def page(self, ident: str | int) -> Claimed | None:
+        """Send the opening page once (to the severity's page contacts and the incident owner)."""
+        with self._tx() as conn:
+            claimed = escalate.claim_opening(conn, get_incident(conn, ident), now=self.clock())
+        if claimed is not None:
+            self._send(claimed)
+        return claimed
+
+    def after_open(self, ident: str | int, *, actor: str = "andon:detector") -> Opened:
+        """What follows containment of a new incident: freeze its evidence, page its people."""
+        with self._tx() as conn:
+            incident = get_incident(conn, ident)
+        frozen, error = self._freeze_opened(incident, actor=actor)
+        self.page(incident.number)
+        return Opened(incident, True, [], frozen, error)
+
+    def escalate(self) -> list[Claimed]:
+        """Send every clock escalation step now due on open incidents, once per step."""
+        now = self.clock()
+        with self._tx() as conn:
+            claimed = [
+                c for i in list_incidents(conn, open_only=True) for c in escalate.claim_due(conn, i, now=now)
+            ]
+        for item in claimed:
+            self._send(item)
+        return claimed
+
     # -- opening ---------------------------------------------------------------------------------
     def handle_signal(self, signal: Signal, *, freeze_now: bool = True) -> Opened | None:
         """Open (or group onto) the incident for ``signal``; a new one is contained, then frozen."""
@@ -124,8 +165,8 @@ class IncidentDesk:
                 incident = get_incident(conn, incident.number)
         if not created or not freeze_now:
             return Opened(incident, created, taken)
-        frozen, error = self._freeze_opened(incident, actor="andon:detector")
-        return Opened(incident, created, taken, frozen, error)
+        followed = self.after_open(incident.number)
+        return Opened(incident, created, taken, followed.freeze, followed.freeze_error)
 
     def declare(
         self,
@@ -148,8 +189,8 @@ class IncidentDesk:
             )  # fmt: skip
             taken = containment.contain_automatically(conn, incident, now=now) if contain else []
             incident = get_incident(conn, incident.number)
-        frozen, error = self._freeze_opened(incident, actor=actor)
-        return Opened(incident, True, taken, frozen, error)
+        followed = self.after_open(incident.number, actor=actor)
+        return Opened(incident, True, taken, followed.freeze, followed.freeze_error)
 
     # -- evidence and recovery -------------------------------------------------------------------
     def freeze(self, ident: str | int, *, actor: str, purpose: str = "requested") -> Freeze:
