@@ -194,11 +194,15 @@ class InjectionScanner:
         present = {word for word in _WORDS if word in low}
         if low and max(low) >= "\u200b":
             present.add(_ABOVE_U200A[0])
-        for name, pattern, needs in self.patterns:
-            if all(not group.isdisjoint(present) for group in needs):
-                match = pattern.search(low)
-                if match is not None:
-                    return _finding(name, match.group(0))
+        if present:  # every curated pattern needs at least one keyword
+            for name, pattern, needs in self.patterns:
+                for group in needs:
+                    if group.isdisjoint(present):
+                        break
+                else:
+                    match = pattern.search(low)
+                    if match is not None:
+                        return _finding(name, match.group(0))
         for extra in self.extra:
             match = extra.search(text)
             if match is not None:
