@@ -46,7 +46,7 @@ def test_restore_refuses_to_run_when_the_evidence_freeze_fails(store: Engine, tm
     opened = desk.declare(incident_class="model_or_prompt_drift", workflow="support-triage", summary="x",
                           actor="mo")  # fmt: skip
     assert opened.freeze is None and "freeze" in (opened.freeze_error or "")
-    with pytest.raises(IncidentError, match="evidence freeze .* failed, so nothing was altered"):
+    with pytest.raises(IncidentError, match=r"evidence freeze .* failed, so nothing was altered"):
         desk.restore(opened.incident.id, kind="prompt", name="triage-system", actor="mo", reason="restore")
     live = [v for v in control.list_versions(workflow="support-triage") if v.live]
     assert [v.content for v in live] == ["v2"]  # not restored
@@ -68,7 +68,7 @@ def test_one_click_containment_names_the_incident_and_is_checked_against_the_run
         contain(conn, incident.id, action="block_tool", target="crm.update_tier", actor="mo",
                 reason="stop tier changes", now=_now())  # fmt: skip
         contain(conn, incident.id, action="cap_autonomy", actor="mo", reason="drafts only", now=_now())
-        with pytest.raises(IncidentError, match="has no tool 'crm.typo'"):
+        with pytest.raises(IncidentError, match=r"has no tool 'crm\.typo'"):
             contain(conn, incident.id, action="block_tool", target="crm.typo", actor="mo", reason="x",
                     now=_now())  # fmt: skip
         with pytest.raises(IncidentError, match="not a switch"):
@@ -153,7 +153,7 @@ def test_clock_escalations_are_sent_once_per_step_to_a_real_webhook(
     assert [b["dedup_key"] for b in hook.bodies] == [f"{incident.id}:opened"]  # the opening page
     with store.begin() as conn:
         acts.record_act(conn, incident, act="trigger", name="awareness", who="dpo", actor="dana",
-                        at=_now() - timedelta(hours=60), statement="Confirmed disclosure", now=_now())  # fmt: skip
+                        at=_now() - timedelta(hours=60), statement="Disclosed", now=_now())  # fmt: skip
     sent = desk.escalate()
     again = desk.escalate()
     assert len(sent) == 1 and again == []
