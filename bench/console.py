@@ -93,7 +93,8 @@ def pages(count: int) -> list[tuple[str, str]]:
         ("explorer, newest", "/console/audit"),
         ("explorer, one workflow", "/console/audit?workflow=refunds"),
         ("explorer, rare kind (1%)", "/console/audit?kind=approval"),
-        ("explorer, workflow + rare kind", "/console/audit?workflow=refunds&kind=approval"),
+        ("explorer, workflow + rare kind", "/console/audit?workflow=support-triage&kind=approval"),
+        ("explorer, no match (worst case)", "/console/audit?workflow=refunds&kind=approval"),
         ("explorer, one run", f"/console/audit?run_id=run-{count // 100}"),
         ("explorer, one-hour window", f"/console/audit?since={window['since']}&until={window['until']}"),
         ("explorer, deep page", f"/console/audit?cursor={count // 2}"),
@@ -130,10 +131,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--postgres", action="store_true", help="also measure on PostgreSQL")
+    parser.add_argument("--no-sqlite", action="store_true", help="skip SQLite (with --postgres)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="andon-bench-console-") as folder:
         os.environ["ANDON_DATA_DIR"] = folder
-        stores: list[tuple[str, str, str | None]] = [("sqlite", f"sqlite:///{folder}/andon.db", None)]
+        stores: list[tuple[str, str, str | None]] = []
+        if not args.no_sqlite:
+            stores.append(("sqlite", f"sqlite:///{folder}/andon.db", None))
         schema = f"bench_{uuid.uuid4().hex[:10]}"
         if args.postgres:
             stores.append(("postgres", POSTGRES_URL, schema))

@@ -175,13 +175,19 @@ async def test_pages_filter_and_continue_by_cursor_without_overlap(
 
 async def test_time_filters(server: Server) -> None:
     await apply_runbook(server)
+    # The last event arrives late (say, from an SDK spool) with an early time: it still matches.
     times = ["2026-11-20T10:00:00+00:00", "2026-11-21T10:00:00+00:00", "2026-11-22T10:00:00+00:00"]
+    times += ["2026-11-22T11:00:00+00:00", "2026-11-21T12:00:00+00:00"]
     await post_events(server, [event(i, time=t) for i, t in enumerate(times)])
     response = await server.client.get(
         "/v1/events", params={"since": "2026-11-21T00:00:00Z", "until": "2026-11-22T10:00:00Z"},
         headers=server.auth("viewer"),
     )  # fmt: skip
-    assert [e["index"] for e in response.json()["events"]] == [1]
+    assert [e["index"] for e in response.json()["events"]] == [4, 1]
+    empty = await server.client.get(
+        "/v1/events", params={"until": "2020-01-01T00:00:00Z"}, headers=server.auth("viewer")
+    )
+    assert empty.json() == {"events": [], "next_cursor": None, "order": "newest", "limit": 100}
 
 
 async def test_event_proof_checks_against_the_signed_checkpoint(
