@@ -138,6 +138,26 @@ def revoke_key(conn: Connection, key_id: str, *, revoked_by: str) -> dict[str, A
 
 def authenticate_key(conn: Connection, presented: str) -> Principal | Rejection:
     """The principal behind ``presented``, or why it is refused (unknown, revoked, expired)."""
+    found = lookup_key(conn, presented)
+    if isinstance(found, tuple):
+        principal, stale = found
+        if stale:
+            touch_key(conn, principal.id)
+        return principal
+    return found
+
+
+def touch_key(conn: Connection, key_id: str) -> None:
+    """Record that the key was used now."""
+    conn.execute(api_keys.update().where(api_keys.c.id == key_id).values(last_used_at=utcnow()))
+
+
+def lookup_key(conn: Connection, presented: str) -> tuple[Principal, bool] | Rejection:
+    """Like ``authenticate_key`` but read-only: the principal and whether ``last_used_at`` is due an update.
+
+    The server checks keys on a read-only connection (on SQLite it takes no write lock, so requests
+    never queue behind the writer for it) and touches the key in a short write of its own when due.
+    """
     if not presented.startswith(PREFIX):
         return Rejection(f"API keys start with {PREFIX!r}; this is not an Andon API key")
     row = conn.execute(sa.select(*_PUBLIC).where(api_keys.c.key_hash == hash_key(presented))).first()
@@ -148,10 +168,9 @@ def authenticate_key(conn: Connection, presented: str) -> Principal | Rejection:
         return Rejection(f"API key {row.id} was revoked at {row.revoked_at.isoformat()}")
     if row.expires_at is not None and row.expires_at <= now:
         return Rejection(f"API key {row.id} expired at {row.expires_at.isoformat()}")
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        conn.execute(api_keys.update().where(api_keys.c.id == row.id).values(last_used_at=now))
+    stale = row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION
     role: Role = row.role
-    return Principal(
+    principal = Principal(
         kind="key",
         id=row.id,
         actor=row.owner,
@@ -159,3 +178,4 @@ def authenticate_key(conn: Connection, presented: str) -> Principal | Rejection:
         workflows=None if row.workflows is None else frozenset(row.workflows),
         expires_at=row.expires_at,
     )
+    return principal, stale

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from andon.server.console import STATIC_DIR
 from andon.server.console import audit as console_audit
 from andon.server.console import pages as console_pages
+from andon.server.decisions import DecisionWriter
 from andon.server.errors import install_error_handlers
 from andon.server.headers import SecurityHeaders
 from andon.server.limits import BodySizeLimit
@@ -60,8 +61,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await run_in_threadpool(migrate, engine)
             app.state.engine = engine
+            app.state.decisions = DecisionWriter(engine)
             yield
         finally:
+            if hasattr(app.state, "decisions"):
+                await run_in_threadpool(app.state.decisions.close)
             engine.dispose()
 
     app = FastAPI(

@@ -24,10 +24,11 @@ from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from andon.server.apikeys import Rejection, authenticate_key
+from andon.server.apikeys import Rejection, lookup_key, touch_key
 from andon.server.errors import ApiError
 from andon.server.principals import Principal, Role, role_allows
 from andon.server.sessions import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, load_session, tokens_match
+from andon.store import reading
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 Gate = Role | Literal["any"]
@@ -46,8 +47,17 @@ def _unauthenticated(message: str) -> ApiError:
 
 
 def _check_key(engine: Engine, presented: str) -> Principal | Rejection:
-    with engine.begin() as conn:
-        return authenticate_key(conn, presented)
+    # Read-only, so checking a key never waits for (or holds) SQLite's one write lock; the
+    # last-used time is written in a transaction of its own at most once a minute per key.
+    with reading(engine) as conn:
+        found = lookup_key(conn, presented)
+    if isinstance(found, Rejection):
+        return found
+    principal, stale = found
+    if stale:
+        with engine.begin() as conn:
+            touch_key(conn, principal.id)
+    return principal
 
 
 def _check_session(engine: Engine, token: str) -> Principal | None:

@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from andon.control import snapshot
 from andon.control.actions import ActionOutcome, ActionRequest
 from andon.server.auth import EngineDep, ensure_workflow, require
 from andon.server.control_api import ControlDep, action_workflow, ensure_every_workflow, refused_as_errors
+from andon.server.decisions import DecisionWriter
 from andon.server.metrics import MetricsDep
 from andon.server.principals import Principal
 from andon.store import reading
@@ -111,12 +112,17 @@ def state(who: Reader, engine: EngineDep) -> dict[str, Any]:
 
 
 @router.post("/decisions")
-def decide(body: DecisionIn, who: Agent, control: ControlDep, metrics: MetricsDep) -> dict[str, Any]:
-    """Decide one proposed action and record it before it runs; ``deny`` and ``hold`` are answers too."""
+async def decide(body: DecisionIn, who: Agent, request: Request, metrics: MetricsDep) -> dict[str, Any]:
+    """Decide one proposed action and record it before it runs; ``deny`` and ``hold`` are answers too.
+
+    Decisions are committed in groups by the app's ``DecisionWriter``; each answer leaves only after
+    the commit that holds it.
+    """
     ensure_workflow(who, body.workflow)
+    writer: DecisionWriter = request.app.state.decisions
     started = time.perf_counter()
     with refused_as_errors():
-        decision = control.decide(ActionRequest(**body.model_dump()))
+        decision = await writer.decide(ActionRequest(**body.model_dump()))
     metrics.decision(workflow=body.workflow, outcome=decision.outcome, seconds=time.perf_counter() - started)
     return decision.as_dict()
 
