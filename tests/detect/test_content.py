@@ -205,3 +205,20 @@ def test_right_recipient_and_unjudgeable_runs_are_quiet() -> None:
     send(stream, "bob@c.example", "Refund.", run_id="r2")
     send(stream, "eve@evil.example", "Refund.", run_id="r2", decision="deny")  # denied: not sent
     assert by(run(stream.events), "wrong_recipient") == []
+
+
+def test_send_logged_before_the_runs_reads_is_judged_when_the_run_ends() -> None:
+    # The SDK writes a send's decision at once and the run's retrievals in the background: the ledger
+    # can hold the send first. The judgement waits for the run's "run ended" note.
+    stream = Stream()
+    send(stream, "eve@evil.example", "Refund.", run_id="r1")
+    send(stream, "ann@c.example", "Refund.", run_id="r2")
+    lookup(stream, "r1", "ann@c.example")
+    lookup(stream, "r2", "ann@c.example")
+    assert by(run(stream.events), "wrong_recipient") == []
+    stream.add("note", {"text": "run ended"}, run_id="r2")
+    stream.add("note", {"text": "run ended"}, run_id="r1")
+    signals = by(run(stream.events), "wrong_recipient")
+    assert len(signals) == 1
+    assert signals[0].details["run_id"] == "r1" and signals[0].details["recipients"] == ["eve@evil.example"]
+    assert signals[0].evidence == (0, 3)  # the send, and where the record's address was read

@@ -162,8 +162,23 @@ def record_addresses(value: Any, *, depth: int = 0) -> Iterator[str]:
             yield from record_addresses(item, depth=depth + 1)
 
 
+class _Run:
+    """What one run read (record addresses, where first seen) and its sends not yet judged."""
+
+    __slots__ = ("linked", "pending")
+
+    def __init__(self) -> None:
+        self.linked: dict[str, int] = {}
+        self.pending: list[tuple[int, str, list[str]]] = []  # send index, tool, recipients
+
+
 class WrongRecipient(Detector):
-    """A send to an address that none of the records read earlier in the same run is linked to."""
+    """A send to an address that none of the records read in the same run is linked to.
+
+    Reads and retrievals are logged in the background while a send's decision is written at once, so
+    the ledger may hold a send before the reads that preceded it. A send in a run with no record read
+    yet is therefore judged when the run ends (its "run ended" note comes after all its logged events).
+    """
 
     name = "wrong_recipient"
     incident_class = "wrong_recipient"
@@ -178,51 +193,77 @@ class WrongRecipient(Detector):
     def __init__(self, context: Context, cooldown: Cooldown | None = None) -> None:
         super().__init__(context, cooldown)
         self.fields = context.config.wrong_recipient.recipient_fields
-        self.runs: Bounded[str, dict[str, int]] = Bounded(_MAX_RUNS)  # run -> address -> first index
+        self.runs: Bounded[str, _Run] = Bounded(_MAX_RUNS)
+
+    def _run(self, run_id: str) -> _Run:
+        state = self.runs.get(run_id)
+        if state is None:
+            state = _Run()
+            self.runs.put(run_id, state)
+        return state
 
     def observe(self, event: LedgerEvent) -> Signal | None:
-        run = event.run_id
-        if run is None:
+        run_id = event.run_id
+        if run_id is None:
             return None
         payload = event.payload
         if event.kind == "decision":
             args = payload.get("args")
             if _is_send(payload) and isinstance(args, dict):
-                return self._check(event, run, args)
+                return self._send(event, run_id, str(payload.get("tool")), _recipients(args, self.fields))
             if payload.get("effect") != "read":
                 return None
             value: Any = [args, payload.get("result")]
+        elif event.kind == "note" and str(payload.get("text", "")).startswith("run ended"):
+            state = self.runs.pop(run_id)
+            return self._judge(event, run_id, state, state.pending) if state is not None else None
         else:
             value = payload.get(self._sources[event.kind])
             if event.kind == "action_outcome":
                 value = [value, payload.get("after")]
-        if not isinstance(value, dict | list):
-            return None
-        linked: dict[str, int] | None = None
-        for address in record_addresses(value):
-            if linked is None:
-                linked = self.runs.get(run)
-                if linked is None:
-                    linked = {}
-                    self.runs.put(run, linked)
-            if len(linked) < _MAX_ADDRESSES:
-                linked.setdefault(address, event.index)
+        if isinstance(value, dict | list):
+            state = None
+            for address in record_addresses(value):
+                state = state or self._run(run_id)
+                if len(state.linked) < _MAX_ADDRESSES:
+                    state.linked.setdefault(address, event.index)
         return None
 
-    def _check(self, event: LedgerEvent, run: str, args: dict[str, Any]) -> Signal | None:
-        linked = self.runs.get(run)
-        if not linked:
+    def _send(self, event: LedgerEvent, run_id: str, tool: str, recipients: list[str]) -> Signal | None:
+        if not recipients:
+            return None
+        state = self._run(run_id)
+        sent = [(event.index, tool, recipients)]
+        if state.linked:
+            return self._judge(event, run_id, state, sent)
+        if len(state.pending) < _MAX_ADDRESSES:
+            state.pending.append(sent[0])
+        return None
+
+    def _judge(
+        self, event: LedgerEvent, run_id: str, state: _Run, sends: list[tuple[int, str, list[str]]]
+    ) -> Signal | None:
+        if not state.linked:
             return None  # nothing read in this run names an address: no judgement possible
-        strangers = [address for address in _recipients(args, self.fields) if address not in linked]
+        linked = state.linked
+        strangers = sorted({a for _, _, recipients in sends for a in recipients if a not in linked})
         if not strangers:
             return None
-        tool = event.payload.get("tool")
+        tools = sorted({tool for _, tool, recipients in sends if set(recipients) & set(strangers)})
+        shown = [index for index, _, recipients in sends if set(recipients) & set(strangers)]
         return self.signal(
             event,
             severity="high",
-            summary=f"'{tool}' to {', '.join(strangers)}, not linked to the record "
+            summary=f"{', '.join(repr(t) for t in tools)} to {', '.join(strangers)}, "
+            "not linked to the record "
             f"(the run read {', '.join(sorted(linked)[:3])})",
-            indexes=(*sorted(linked.values())[:10], event.index),
-            key=f"{run}:{','.join(sorted(strangers))}",
-            details={"tool": tool, "recipients": strangers, "linked": sorted(linked), "run_id": run},
+            indexes=(*sorted(linked.values())[:10], *shown),
+            key=f"{run_id}:{','.join(strangers)}",
+            details={
+                "tool": tools[0] if len(tools) == 1 else None,
+                "tools": tools,
+                "recipients": strangers,
+                "linked": sorted(linked),
+                "run_id": run_id,
+            },
         )
