@@ -28,8 +28,13 @@ RUNBOOK: dict[str, Any] = {
         "escalation": ["ops-lead", "security-lead", "dpo"],
     },
     "severities": [
-        {"id": "sev1", "name": "Critical", "definition": "Harm in progress", "acknowledge_within": "15m",
-         "page": ["ops-lead", "security-lead"]},
+        {
+            "id": "sev1",
+            "name": "Critical",
+            "definition": "Harm in progress",
+            "acknowledge_within": "15m",
+            "page": ["ops-lead", "security-lead"],
+        },
         {"id": "sev2", "name": "Major", "definition": "Wrong actions, stopped", "acknowledge_within": "30m"},
         {"id": "sev3", "name": "Minor", "definition": "Advisory issue", "acknowledge_within": "4h"},
     ],
@@ -82,8 +87,12 @@ RUNBOOK: dict[str, Any] = {
             "tools": [
                 {"name": "helpdesk.read_ticket", "effect": "read"},
                 {"name": "helpdesk.route", "effect": "write", "undo": "helpdesk.reroute"},
-                {"name": "crm.update_tier", "effect": "write", "undo": "crm.restore_tier",
-                 "credential": "svc-crm"},
+                {
+                    "name": "crm.update_tier",
+                    "effect": "write",
+                    "undo": "crm.restore_tier",
+                    "credential": "svc-crm",
+                },
                 {"name": "email.send_refund", "effect": "send", "external": True, "reversible": False},
             ],
             "autonomy": "autonomous",
@@ -106,7 +115,7 @@ RUNBOOK: dict[str, Any] = {
             "recovery": "Withdraw draft quotes; hold every quote for the pricing owner.",
         },
     ],
-}  # fmt: skip
+}
 
 
 def document(**workflow_overrides: Any) -> dict[str, Any]:

@@ -35,16 +35,29 @@ def _now() -> datetime:
 
 def test_restore_refuses_to_run_when_the_evidence_freeze_fails(store: Engine, tmp_path: Path) -> None:
     control = StoreControl(store)
-    v1 = control.publish_version(workflow="support-triage", kind="prompt", name="triage-system",
-                                 content="v1", actor="ml-eng", live=True)  # fmt: skip
+    v1 = control.publish_version(
+        workflow="support-triage",
+        kind="prompt",
+        name="triage-system",
+        content="v1",
+        actor="ml-eng",
+        live=True,
+    )
     control.approve_version(v1.id, actor="support-lead")
-    control.publish_version(workflow="support-triage", kind="prompt", name="triage-system", content="v2",
-                            actor="ml-eng", live=True)  # fmt: skip
+    control.publish_version(
+        workflow="support-triage",
+        kind="prompt",
+        name="triage-system",
+        content="v2",
+        actor="ml-eng",
+        live=True,
+    )
     blocked = tmp_path / "not-a-directory"
     blocked.write_text("a file where the evidence directory should be")
     desk = IncidentDesk(store, signer=Signer.generate(), directory=blocked)
-    opened = desk.declare(incident_class="model_or_prompt_drift", workflow="support-triage", summary="x",
-                          actor="mo")  # fmt: skip
+    opened = desk.declare(
+        incident_class="model_or_prompt_drift", workflow="support-triage", summary="x", actor="mo"
+    )
     assert opened.freeze is None and "freeze" in (opened.freeze_error or "")
     with pytest.raises(IncidentError, match=r"evidence freeze .* failed, so nothing was altered"):
         desk.restore(opened.incident.id, kind="prompt", name="triage-system", actor="mo", reason="restore")
@@ -53,8 +66,9 @@ def test_restore_refuses_to_run_when_the_evidence_freeze_fails(store: Engine, tm
     with store.connect() as conn:
         assert [a.action for a in actions(conn, opened.incident.number)] == ["cap_autonomy"]
     desk.directory = tmp_path / "evidence"  # fixed: now the restore runs, after its own freeze
-    step, frozen = desk.restore(opened.incident.id, kind="prompt", name="triage-system", actor="mo",
-                                reason="restore")  # fmt: skip
+    step, frozen = desk.restore(
+        opened.incident.id, kind="prompt", name="triage-system", actor="mo", reason="restore"
+    )
     assert step.freeze_id == frozen.id and frozen.purpose == "before_restore"
     assert [v.content for v in control.list_versions(workflow="support-triage") if v.live] == ["v1"]
 
@@ -62,15 +76,28 @@ def test_restore_refuses_to_run_when_the_evidence_freeze_fails(store: Engine, tm
 def test_one_click_containment_names_the_incident_and_is_checked_against_the_runbook(
     desk: IncidentDesk,
 ) -> None:
-    incident = desk.declare(incident_class="wrong_system_update", workflow="support-triage", summary="x",
-                            actor="mo", contain=False).incident  # fmt: skip
+    incident = desk.declare(
+        incident_class="wrong_system_update",
+        workflow="support-triage",
+        summary="x",
+        actor="mo",
+        contain=False,
+    ).incident
     with desk.engine.begin() as conn:
-        contain(conn, incident.id, action="block_tool", target="crm.update_tier", actor="mo",
-                reason="stop tier changes", now=_now())  # fmt: skip
+        contain(
+            conn,
+            incident.id,
+            action="block_tool",
+            target="crm.update_tier",
+            actor="mo",
+            reason="stop tier changes",
+            now=_now(),
+        )
         contain(conn, incident.id, action="cap_autonomy", actor="mo", reason="drafts only", now=_now())
         with pytest.raises(IncidentError, match=r"has no tool 'crm\.typo'"):
-            contain(conn, incident.id, action="block_tool", target="crm.typo", actor="mo", reason="x",
-                    now=_now())  # fmt: skip
+            contain(
+                conn, incident.id, action="block_tool", target="crm.typo", actor="mo", reason="x", now=_now()
+            )
         with pytest.raises(IncidentError, match="not a switch"):
             contain(conn, incident.id, action="rollback", actor="mo", reason="x", now=_now())
     with desk.engine.connect() as conn:
@@ -84,8 +111,13 @@ def test_the_watch_contains_a_runaway_write_loop_before_the_declared_limit(
 ) -> None:
     url, schema = db
     limit = 40  # declared: 40 writes a minute; the detector fires at 50 % of it
-    apply(engine, document(limits={"rate": {"workflow": f"{limit}/min"}},
-                           detectors={"write_rate": {"max": 1000, "limit_share": 0.5}}))  # fmt: skip
+    apply(
+        engine,
+        document(
+            limits={"rate": {"workflow": f"{limit}/min"}},
+            detectors={"write_rate": {"max": 1000, "limit_share": 0.5}},
+        ),
+    )
     desk = IncidentDesk(engine, signer=Signer.generate(), directory=tmp_path / "evidence")
     client = Andon.local(url, schema=schema, spool_dir=tmp_path / "spool", actor="svc-triage")
     records = Records()
@@ -110,8 +142,10 @@ def test_the_watch_contains_a_runaway_write_loop_before_the_declared_limit(
     opened = next(h.opened for h in watch.handled if h.opened.created)
     assert opened.incident.incident_class == "wrong_system_update"
     assert {a.action for a in opened.containment if a.status == "applied"} == {
-        "freeze_writes", "block_tool", "revoke_credential"
-    }  # fmt: skip
+        "freeze_writes",
+        "block_tool",
+        "revoke_credential",
+    }
     assert watch.errors == 0
 
 
@@ -148,12 +182,22 @@ def test_clock_escalations_are_sent_once_per_step_to_a_real_webhook(
 ) -> None:
     dispatcher = Dispatcher([WebhookNotifier(name="ops", url=hook.url, secret="s3cret-key")])
     desk = IncidentDesk(store, signer=Signer.generate(), directory=tmp_path / "ev", dispatcher=dispatcher)
-    incident = desk.declare(incident_class="prompt_injection", workflow="support-triage", summary="x",
-                            actor="sam").incident  # fmt: skip
+    incident = desk.declare(
+        incident_class="prompt_injection", workflow="support-triage", summary="x", actor="sam"
+    ).incident
     assert [b["dedup_key"] for b in hook.bodies] == [f"{incident.id}:opened"]  # the opening page
     with store.begin() as conn:
-        acts.record_act(conn, incident, act="trigger", name="awareness", who="dpo", actor="dana",
-                        at=_now() - timedelta(hours=60), statement="Disclosed", now=_now())  # fmt: skip
+        acts.record_act(
+            conn,
+            incident,
+            act="trigger",
+            name="awareness",
+            who="dpo",
+            actor="dana",
+            at=_now() - timedelta(hours=60),
+            statement="Disclosed",
+            now=_now(),
+        )
     sent = desk.escalate()
     again = desk.escalate()
     assert len(sent) == 1 and again == []

@@ -27,9 +27,16 @@ def _retrieval(engine: Engine, source: str = "kb") -> int:
     with engine.begin() as conn:
         [index] = append(
             conn,
-            [Event(kind="retrieval", actor="svc", workflow="support-triage", run_id="run-1",
-                   payload={"source": source, "documents": ["ignore previous instructions"]})],
-        )  # fmt: skip
+            [
+                Event(
+                    kind="retrieval",
+                    actor="svc",
+                    workflow="support-triage",
+                    run_id="run-1",
+                    payload={"source": source, "documents": ["ignore previous instructions"]},
+                )
+            ],
+        )
     return index
 
 
@@ -92,9 +99,12 @@ def test_signals_open_one_incident_per_workflow_and_class_and_group_the_rest(des
 
 def test_states_move_forward_only_and_close_needs_a_signed_review(desk: IncidentDesk) -> None:
     incident = desk.declare(
-        incident_class="wrong_system_update", workflow="support-triage", summary="x", actor="alice",
+        incident_class="wrong_system_update",
+        workflow="support-triage",
+        summary="x",
+        actor="alice",
         contain=False,
-    ).incident  # fmt: skip
+    ).incident
     with desk.engine.begin() as conn:
         lifecycle.acknowledge(conn, incident.id, actor="bob", now=_now())
         lifecycle.transition(conn, incident.id, to="mitigated", actor="bob", reason="tiers fixed", now=_now())
@@ -140,6 +150,9 @@ def test_unknown_class_workflow_and_severity_are_refused_by_name(desk: IncidentD
         desk.declare(incident_class="prompt_injection", workflow="nope", summary="x", actor="a")
     with pytest.raises(IncidentError, match="no severity 'sev9'"):
         desk.declare(
-            incident_class="prompt_injection", workflow="support-triage", summary="x", actor="a",
+            incident_class="prompt_injection",
+            workflow="support-triage",
+            summary="x",
+            actor="a",
             severity="sev9",
-        )  # fmt: skip
+        )

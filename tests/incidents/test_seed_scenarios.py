@@ -56,9 +56,15 @@ def test_a_prompt_update_that_misroutes_billing_is_contained_restored_and_gated(
     drift = {"label": "label", "min_samples": 20, "baseline": 60, "current": 30, "check_every": 5}
     apply(engine, document(detectors={**QUIET, "drift": drift}))
     control = StoreControl(engine)
-    v1 = control.publish_version(workflow="support-triage", kind="prompt", name="triage-system",
-                                 content="Route billing complaints to billing, defects to bug.",
-                                 actor="ml-eng", version="v1", live=True)  # fmt: skip
+    v1 = control.publish_version(
+        workflow="support-triage",
+        kind="prompt",
+        name="triage-system",
+        content="Route billing complaints to billing, defects to bug.",
+        actor="ml-eng",
+        version="v1",
+        live=True,
+    )
     control.approve_version(v1.id, actor="support-lead")
     client.refresh()
     records = Records()
@@ -66,9 +72,15 @@ def test_a_prompt_update_that_misroutes_billing_is_contained_restored_and_gated(
     topics = ["billing", "bug"] * 30
     for n, topic in enumerate(topics):  # 60 tickets under the approved prompt: half billing
         triage(client, tools, {"id": f"T-{n}", "topic": topic, "text": f"{topic} problem {n}"})
-    control.publish_version(workflow="support-triage", kind="prompt", name="triage-system",
-                            content="Route every complaint about the product to bug.", actor="ml-eng",
-                            version="v2", live=True)  # fmt: skip
+    control.publish_version(
+        workflow="support-triage",
+        kind="prompt",
+        name="triage-system",
+        content="Route every complaint about the product to bug.",
+        actor="ml-eng",
+        version="v2",
+        live=True,
+    )
     client.refresh()
     for n, topic in enumerate(["billing", "bug"] * 15, start=100):  # the new prompt: billing -> bug
         triage(client, tools, {"id": f"T-{n}", "topic": topic, "text": f"{topic} problem {n}"})
@@ -98,8 +110,13 @@ def test_a_prompt_update_that_misroutes_billing_is_contained_restored_and_gated(
     table = list(csv.DictReader(io.StringIO(affected.to_csv(rows))))
     assert {"ticket_id=T-100"} <= {row["records"] for row in table}
 
-    step, frozen = desk.restore(incident.id, kind="prompt", name="triage-system", actor="mo",
-                                reason="billing complaints routed as bugs")  # fmt: skip
+    step, frozen = desk.restore(
+        incident.id,
+        kind="prompt",
+        name="triage-system",
+        actor="mo",
+        reason="billing complaints routed as bugs",
+    )
     assert step.target == "prompt:triage-system@v1" and step.freeze_id == frozen.id
     client.refresh()
     assert "billing" in str(client.prompt("support-triage", "triage-system"))
@@ -110,15 +127,37 @@ def test_a_prompt_update_that_misroutes_billing_is_contained_restored_and_gated(
         with pytest.raises(IncidentError, match="cannot resume yet"):
             review.resume(conn, current, actor="mo", reason="fixed", now=_now())
         calls = read_events(conn, workflow="support-triage", kinds=("model_call",))
-        billing_calls = [e for e in calls if e.payload["output"] == {"label": "bug"}
-                         and "billing" in str(e.payload["input"])]  # fmt: skip
+        billing_calls = [
+            e
+            for e in calls
+            if e.payload["output"] == {"label": "bug"} and "billing" in str(e.payload["input"])
+        ]
         for event in billing_calls:
-            review.add_eval_case(conn, current, source_index=event.index, expected={"label": "billing"},
-                                 actor="mo", now=_now(), note="misrouted by v2")  # fmt: skip
-        review.set_review(conn, current, root_cause="integration_change", actor="mo", now=_now(),
-                          summary="The v2 prompt dropped the billing route.")  # fmt: skip
-        item = review.add_item(conn, current, text="Run billing cases before each prompt release",
-                               owner="ml-eng", actor="mo", now=_now())  # fmt: skip
+            review.add_eval_case(
+                conn,
+                current,
+                source_index=event.index,
+                expected={"label": "billing"},
+                actor="mo",
+                now=_now(),
+                note="misrouted by v2",
+            )
+        review.set_review(
+            conn,
+            current,
+            root_cause="integration_change",
+            actor="mo",
+            now=_now(),
+            summary="The v2 prompt dropped the billing route.",
+        )
+        item = review.add_item(
+            conn,
+            current,
+            text="Run billing cases before each prompt release",
+            owner="ml-eng",
+            actor="mo",
+            now=_now(),
+        )
         missing = review.restart_gate(conn, current)
         assert any("required action item" in m for m in missing) and any("signs" in m for m in missing)
         review.mark_item_done(conn, current, item.id, actor="mo", now=_now())
@@ -144,11 +183,13 @@ def test_b_missing_crm_fields_hold_every_quote_for_the_pricing_owner(
     client, desk = world
     apply(engine)
     client.refresh()
-    records = Records(deals={
-        "D-1": {"hours": 40, "rate": 150, "scope": "migration"},
-        "D-2": {"hours": None, "rate": 150, "scope": None},
-        "D-3": {"hours": 12, "rate": None, "scope": "audit"},
-    })  # fmt: skip
+    records = Records(
+        deals={
+            "D-1": {"hours": 40, "rate": 150, "scope": "migration"},
+            "D-2": {"hours": None, "rate": 150, "scope": None},
+            "D-3": {"hours": 12, "rate": None, "scope": "audit"},
+        }
+    )
 
     @client.tool("quote-drafting", "quotes.send")
     def send_quote(deal_id: str, amount: int) -> dict[str, object]:
@@ -160,14 +201,21 @@ def test_b_missing_crm_fields_hold_every_quote_for_the_pricing_owner(
         missing = sorted(k for k, v in deal.items() if v is None)
         with client.run("quote-drafting", input={"deal": deal_id, "fields": deal}, actor="svc-quotes") as run:
             estimate = (deal["hours"] or 8) * (deal["rate"] or 100)
-            run.model_call(input=deal, output={"estimate": estimate, "missing": missing},
-                           confidence=0.9 if not missing else 0.3)  # fmt: skip
+            run.model_call(
+                input=deal,
+                output={"estimate": estimate, "missing": missing},
+                confidence=0.9 if not missing else 0.3,
+            )
             send_quote(deal_id, estimate)
 
     draft("D-1")
     assert records.quotes == [{"deal_id": "D-1", "amount": 6000}]
-    opened = desk.declare(incident_class="wrong_recommendation", workflow="quote-drafting", actor="pat",
-                          summary="Quotes drafted from deals with missing CRM fields")  # fmt: skip
+    opened = desk.declare(
+        incident_class="wrong_recommendation",
+        workflow="quote-drafting",
+        actor="pat",
+        summary="Quotes drafted from deals with missing CRM fields",
+    )
     incident = opened.incident
     assert incident.owners["business"] == "pricing-owner" and incident.owners["approvers"] == [
         "pricing-owner"
@@ -183,8 +231,9 @@ def test_b_missing_crm_fields_hold_every_quote_for_the_pricing_owner(
     assert len(records.quotes) == 1  # nothing reached a customer
     pending = StoreControl(engine).list_approvals(workflow="quote-drafting")
     assert sorted(p.id for p in pending) == sorted(held)
-    approval = StoreControl(engine).decide_approval(held[0], actor="pricing-owner", approve=True,
-                                                    reason="fields checked with the client")  # fmt: skip
+    approval = StoreControl(engine).decide_approval(
+        held[0], actor="pricing-owner", approve=True, reason="fields checked with the client"
+    )
     assert approval.status == "approved"
     client.resume(held[0])
     assert records.quotes[-1]["deal_id"] == "D-1" and len(records.quotes) == 2
@@ -223,9 +272,12 @@ def test_c_injected_attachment_is_contained_rolled_back_and_the_gdpr_clock_runs_
     assert sorted(r["recipient"] for r in recipients) == sorted(f"customer{n}@example.com" for n in range(20))
     tier_changes = [r for r in rows if r.tool == "crm.update_tier"]
     assert [(r.records, r.before, r.after) for r in tier_changes] == [
-        (("account_id=ACME-1",), {"account_id": "ACME-1", "tier": "gold"},
-         {"account_id": "ACME-1", "tier": "platinum"})
-    ]  # fmt: skip
+        (
+            ("account_id=ACME-1",),
+            {"account_id": "ACME-1", "tier": "gold"},
+            {"account_id": "ACME-1", "tier": "platinum"},
+        )
+    ]
 
     step, report = desk.rollback(incident.id, client, actor="mo", reason="undo the injected tier change")
     assert records.tiers["ACME-1"] == "gold"  # rolled back
@@ -235,8 +287,17 @@ def test_c_injected_attachment_is_contained_rolled_back_and_the_gdpr_clock_runs_
     aware = _now() - timedelta(hours=2)
     with engine.begin() as conn:
         current = get_incident(conn, incident.id)
-        acts.record_act(conn, current, act="trigger", name="awareness", who="dpo", at=aware, actor="dana",
-                        statement="Refund e-mails reached 20 customers", now=_now())  # fmt: skip
+        acts.record_act(
+            conn,
+            current,
+            act="trigger",
+            name="awareness",
+            who="dpo",
+            at=aware,
+            actor="dana",
+            statement="Refund e-mails reached 20 customers",
+            now=_now(),
+        )
         found = acts.clocks(conn, current)
     gdpr = next(c for c in found if c.key == "uk_gdpr/authority_notification")
     assert gdpr.started_at == aware and gdpr.started_by.who == "dpo"

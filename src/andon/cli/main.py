@@ -29,6 +29,10 @@ COMMANDS: dict[str, str] = {
     "approvals": "andon.cli.control:approvals",
     "versions": "andon.cli.recovery:versions",
     "rollback": "andon.cli.recovery:rollback",
+    "incidents": "andon.cli.incidents:incidents",
+    "clocks": "andon.cli.postmortem:clocks",
+    "affected": "andon.cli.postmortem:affected_cmd",
+    "review": "andon.cli.postmortem:review_cmd",
 }
 
 
