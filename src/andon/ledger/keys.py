@@ -32,11 +32,12 @@ def b64decode_strict(text: str | bytes) -> bytes:
     let a signed file change without its signature noticing.
     """
     try:
-        raw = base64.b64decode(text, validate=True)
-        spelled = text.encode("ascii") if isinstance(text, str) else text
-    except ValueError as exc:  # non-ASCII text
+        spelled = text.encode("ascii") if isinstance(text, str) else bytes(text)
+        raw = binascii.a2b_base64(spelled, strict_mode=True)
+    except ValueError as exc:  # binascii.Error, or non-ASCII text
         raise binascii.Error(str(exc)) from None
-    if base64.b64encode(raw) != spelled:
+    # strict_mode still accepts stray bits in the last character; re-encoding catches those.
+    if binascii.b2a_base64(raw, newline=False) != spelled:
         raise binascii.Error("non-canonical base64")
     return raw
 
