@@ -32,6 +32,10 @@ class IncidentError(AndonError):
     """An incident rule refused the change (unknown incident, a step back, a gate not passed)."""
 
 
+class IncidentNotFound(IncidentError):
+    """No incident has that id."""
+
+
 def incident_id(number: int) -> str:
     return f"INC-{number:04d}"
 
@@ -102,7 +106,7 @@ def get_incident(conn: Connection, ident: str | int) -> Incident:
     number = parse_id(ident)
     row = conn.execute(sa.select(incidents).where(incidents.c.number == number)).first()
     if row is None:
-        raise IncidentError(f"no incident {incident_id(number)}; `andon incidents list` shows them")
+        raise IncidentNotFound(f"no incident {incident_id(number)}; `andon incidents list` shows them")
     return _from_row(row)
 
 
