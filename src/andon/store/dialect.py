@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from andon.errors import ConfigError, MissingExtra
 
 READ_ONLY_OPTION = "andon_read_only"
+CONTROL_CHANNEL = "andon_control"  # PostgreSQL NOTIFY channel of control changes (payload: the epoch)
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -89,6 +90,13 @@ def advisory_xact_lock(conn: Any, key: int) -> None:
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (key,))
 
 
+def notify(conn: Any, channel: str, payload: str) -> None:
+    """Tell listeners on ``channel`` when this transaction commits (PostgreSQL NOTIFY; SQLite: nothing,
+    its readers poll)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_notify(%s, %s)", (channel, payload))
+
+
 def bulk_insert(conn: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Insert many rows fast, bypassing per-row SQLAlchemy processing: values go to the driver as given.
 
@@ -115,9 +123,12 @@ def fetch_rows(conn: Any, sql: str, params: Sequence[Any] = ()) -> list[tuple[An
     For scans of millions of rows, where building SQLAlchemy Row objects would cost as much as
     the database read. Binary columns come back as ``bytes`` on both drivers.
     """
+    raw = conn.connection.dbapi_connection
     if conn.dialect.name == "postgresql":
         sql = sql.replace("?", "%s")
-    cursor = conn.connection.dbapi_connection.cursor()
+        cursor = raw.cursor(binary=True)  # bytea arrives as raw bytes, not hex text to decode
+    else:
+        cursor = raw.cursor()
     try:
         cursor.execute(sql, tuple(params))
         return list(cursor.fetchall())
