@@ -79,11 +79,7 @@ def mixed_stream(count: int, *, seed: int = 1) -> list[Observed]:
     n = 0
     while len(events) < count:
         n += 1
-        run_id, account, email = (
-            f"run-{n}",
-            f"ACCT-{rng.randrange(10**6):06d}",
-            f"c{n % 5000}@customer.example",
-        )
+        run_id, account, email = f"run-{n}", f"ACCT-{n:06d}", f"c{n}@customer.example"
         ticket = rng.choice(TICKETS)
         add("note", {"text": "run started", "input": {"ticket": f"T-{n}", "body": ticket}}, run_id)
         add(

@@ -53,7 +53,7 @@ def test_absent_section_means_defaults(write: Write) -> None:
     defaults = Detectors()
     assert defaults.cooldown == timedelta(minutes=10)
     assert defaults.write_rate.max is None and defaults.write_rate.limit_share == 0.8
-    assert defaults.drift.alpha == 0.001 and defaults.retry_storm.repeats == 5
+    assert defaults.drift.alpha == 0.0001 and defaults.retry_storm.repeats == 5
 
 
 def test_thresholds_are_typed_and_unset_keys_keep_defaults(write: Write) -> None:

@@ -80,7 +80,7 @@ class LowConfidence(_Section):
 
 class Drift(_Section):
     label: str = Field(default="label", min_length=1)  # the output field holding the label
-    alpha: float = Field(default=0.001, gt=0, lt=1)
+    alpha: float = Field(default=0.0001, gt=0, lt=1)
     min_shift: Share = 0.1  # smallest change in any label's share worth an incident
     min_samples: int = Field(default=100, ge=10)  # in the baseline and in the current window
     baseline: int = Field(default=500, ge=10)  # labels in the rolling baseline
