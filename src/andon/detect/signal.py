@@ -69,17 +69,20 @@ class Signal:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-_last_fingerprint: list[Any] = [None, ""]  # (object, digest): detectors of one event share the work
+# The last (object, digest) pair: the detectors of one event fingerprint the same arguments. One tuple,
+# read and replaced whole, so engines on other threads never see one object with another's digest; the
+# reference held here keeps the object, and so its identity, alive.
+_last_fingerprint: list[tuple[Any, str]] = [(None, "")]
 
 
 def fingerprint(value: Any) -> str:
     """A short stable digest of JSON-like data (sorted keys), for "the same arguments"."""
-    last = _last_fingerprint
-    if value is last[0]:  # the reference held here keeps the object, and so its identity, alive
-        return str(last[1])
+    seen, digest = _last_fingerprint[0]
+    if value is seen:
+        return digest
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
-    last[0], last[1] = value, digest
+    _last_fingerprint[0] = (value, digest)
     return digest
 
 
