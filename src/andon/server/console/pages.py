@@ -50,6 +50,7 @@ class NavItem:
 # Pages add themselves here as they arrive.
 NAV: list[NavItem] = [
     NavItem("Overview", "/console/", "viewer"),
+    NavItem("Incidents", "/console/incidents", "viewer"),
     NavItem("Audit", "/console/audit", "viewer"),
     NavItem("Runbook", "/console/runbook", "viewer"),
     NavItem("API keys", "/console/keys", "admin"),
