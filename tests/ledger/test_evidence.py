@@ -17,7 +17,7 @@ from andon.ledger.evidence import MEMBERS, Selection, export_bundle, verify_bund
 from andon.ledger.keys import Signer
 from andon.ledger.log import append
 from andon.ledger.tree import StoredTree
-from andon.store.tables import ledger_events
+from andon.store.tables import ledger_events, ledger_nodes
 
 from .helpers import fill
 
@@ -136,3 +136,36 @@ def test_bulk_proofs_match_single_proofs(engine: Engine) -> None:
         tree = StoredTree(conn)
         bulk = tree.inclusion_proofs(range(0, 1000, 13), 1000)
         assert all(bulk[i] == tree.inclusion_proof(i, 1000) for i in range(0, 1000, 13))
+
+
+def _one_incident_in_many(engine: Engine, signer: Signer) -> None:
+    with engine.begin() as conn:
+        append(conn, [Event(kind="incident_change", actor="ops", payload={"incident_id": "INC-1"})])
+    fill(engine, 299, batch=299, signer=signer)
+
+
+def test_a_sparse_selection_is_proved_from_stored_nodes(
+    engine: Engine, signer: Signer, tmp_path: Path
+) -> None:
+    _one_incident_in_many(engine, signer)  # 1 event of 300: too few to build the whole tree for
+    report = verify_bundle(_export(engine, signer, tmp_path / "b.zip", Selection(incident_id="INC-1")))
+    assert report.ok and report.events == 1 and report.tree_size == 300
+
+
+def test_export_refuses_a_rewritten_history(engine: Engine, signer: Signer, tmp_path: Path) -> None:
+    _one_incident_in_many(engine, signer)
+    forged = b'{"actor":"mallory","index":100}'
+    with engine.begin() as conn:  # bytes and hash rewritten together: only the tree can tell
+        conn.execute(
+            ledger_events.update()
+            .where(ledger_events.c.idx == 100)
+            .values(data=forged, leaf_hash=merkle.leaf_hash(forged))
+        )
+    with pytest.raises(EvidenceError, match="checkpoint's root"), engine.begin() as conn:
+        export_bundle(conn, out_path=tmp_path / "all.zip", signer=signer)  # dense: the whole tree
+    with engine.begin() as conn:
+        conn.execute(ledger_nodes.update().where(ledger_nodes.c.level == 4).values(hash=bytes(32)))
+    with pytest.raises(EvidenceError, match="does not verify"), engine.begin() as conn:
+        export_bundle(
+            conn, out_path=tmp_path / "one.zip", signer=signer, selection=Selection(incident_id="INC-1")
+        )

@@ -272,3 +272,10 @@ def test_compact_range_reports_every_completed_subtree() -> None:
     # every complete subtree of level >= 2 inside 1000 leaves was reported exactly once
     expected = sum(1000 >> level for level in range(2, 10))
     assert len(seen) == expected
+
+
+def test_bulk_proofs_equal_single_proofs_for_every_shape() -> None:
+    hashes = _many(70)
+    for size in range(1, 71):
+        bulk = merkle.inclusion_proofs(hashes, range(size), size)
+        assert all(bulk[i] == merkle.inclusion_proof(hashes, i, size) for i in range(size)), size

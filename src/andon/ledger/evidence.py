@@ -31,10 +31,17 @@ from sqlalchemy.engine import Connection
 from andon.errors import ConfigError, EvidenceError
 from andon.ledger import merkle
 from andon.ledger.canonical import canonical_bytes, format_time
-from andon.ledger.checkpoint import CheckpointError, latest_checkpoint, open_note, write_checkpoint
+from andon.ledger.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    latest_checkpoint,
+    open_note,
+    write_checkpoint,
+)
 from andon.ledger.keys import Signer, Verifier, b64decode_strict, signing_key
 from andon.ledger.log import select_events
 from andon.ledger.tree import StoredTree
+from andon.store.dialect import fetch_rows
 
 FORMAT = "andon-evidence-bundle/1"
 MEMBERS = ("manifest.json", "events.jsonl", "proofs.jsonl", "checkpoint", "key.vkey")
@@ -116,17 +123,16 @@ def export_bundle(
             raise EvidenceError(
                 f"leaf {index} was edited: its bytes do not match its leaf hash; run andon verify"
             )
-    proofs = StoredTree(conn).inclusion_proofs([i for i, _, _ in rows], checkpoint.size)
+    proofs = _proofs(conn, {index: stored_hash for index, stored_hash, _ in rows}, checkpoint)
     events_out = io.BytesIO()
     proofs_out = io.BytesIO()
-    for index, stored_hash, data in rows:
+    for index, _, data in rows:
         proof = proofs[index]
-        if not merkle.verify_inclusion(
-            leaf_hash=stored_hash, index=index, size=checkpoint.size, proof=proof, root=checkpoint.root
-        ):
-            raise EvidenceError(f"leaf {index} does not verify against the checkpoint; run andon verify")
         events_out.write(data + b"\n")
-        line = {"index": index, "proof": [base64.b64encode(h).decode("ascii") for h in proof]}
+        line = {
+            "index": index,
+            "proof": [binascii.b2a_base64(h, newline=False).decode("ascii") for h in proof],
+        }
         proofs_out.write(canonical_bytes(line) + b"\n")
     members = {
         "events.jsonl": events_out.getvalue(),
@@ -153,6 +159,33 @@ def export_bundle(
     return ExportSummary(
         path=out_path, events=len(rows), tree_size=checkpoint.size, key_id=verifier.key_id.hex()
     )
+
+
+_LEAVES_QUERY = "SELECT leaf_hash FROM ledger_events WHERE idx < ? ORDER BY idx"
+_DENSE_MAX_SIZE = 1 << 22  # a whole tree of up to 4M leaves (~300 MB) is built in memory
+
+
+def _proofs(conn: Connection, leaves: dict[int, bytes], checkpoint: Checkpoint) -> dict[int, list[bytes]]:
+    """Inclusion proofs of the ``leaves`` (index -> leaf hash) against ``checkpoint``, each known to verify.
+
+    A large share of a tree is cheapest proved from the whole tree built in memory; its root is
+    compared with the checkpoint once, which vouches for every path taken from it. Otherwise the
+    proofs come from the stored nodes, and each is verified before it is used.
+    """
+    size, root = checkpoint.size, checkpoint.root
+    indexes = list(leaves)
+    if size <= _DENSE_MAX_SIZE and len(indexes) * 64 >= size:
+        leaf_hashes = [h for (h,) in fetch_rows(conn, _LEAVES_QUERY, (size,))]
+        if len(leaf_hashes) != size or merkle.root(leaf_hashes) != root:
+            raise EvidenceError("the stored leaves do not give the checkpoint's root; run andon verify")
+        return merkle.inclusion_proofs(leaf_hashes, indexes, size)
+    proofs = StoredTree(conn).inclusion_proofs(indexes, size)
+    for index in indexes:
+        if not merkle.verify_inclusion(
+            leaf_hash=leaves[index], index=index, size=size, proof=proofs[index], root=root
+        ):
+            raise EvidenceError(f"leaf {index} does not verify against the checkpoint; run andon verify")
+    return proofs
 
 
 def _signed_zip(members: Mapping[str, bytes], signer: Signer) -> bytes:

@@ -249,3 +249,34 @@ class CompactRange:
             if self.on_node is not None and height >= self.report_from:
                 self.on_node(height, position, h)
         self.hashes.append(h)
+
+
+def inclusion_proofs(
+    leaf_hashes: Sequence[bytes], indexes: Sequence[int], size: int
+) -> dict[int, list[bytes]]:
+    """Inclusion proofs of many leaves at once, from every level of the tree built in memory.
+
+    Building bottom-up with a lone last node promoted unchanged gives RFC 6962's tree, and a
+    leaf's audit path is then its sibling at each level where it has one.
+    """
+    if size > len(leaf_hashes):
+        raise ValueError(f"tree size {size} exceeds the {len(leaf_hashes)} leaves given")
+    levels = [list(leaf_hashes[:size])]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        above = [_sha256(b"\x01" + a + b).digest() for a, b in zip(below[0::2], below[1::2], strict=False)]
+        if len(below) % 2:
+            above.append(below[-1])
+        levels.append(above)
+    proofs: dict[int, list[bytes]] = {}
+    for index in indexes:
+        if not 0 <= index < size:
+            raise ValueError(f"leaf index {index} is not inside a tree of size {size}")
+        path, position = [], index
+        for level in levels[:-1]:
+            sibling = position ^ 1
+            if sibling < len(level):
+                path.append(level[sibling])
+            position >>= 1
+        proofs[index] = path
+    return proofs
