@@ -76,6 +76,18 @@ def test_declare_contain_clocks_affected_review_and_close(store: Engine, tmp_pat
     assert result.exit_code == 0, result.output
     assert result.output.startswith("opened INC-0001 (sev1, contained); owner security-lead")
     assert "pause_workflow  applied" in result.output and "evidence frozen: " in result.output
+    updated = andon(
+        store,
+        tmp_path,
+        "incidents",
+        "update",
+        "INC-0001",
+        "--data-classes",
+        "personal,payment",
+        "-r",
+        "card numbers in the e-mails",
+    )
+    assert "data classes payment, personal" in updated.output, updated.output
     listed = json.loads(andon(store, tmp_path, "incidents", "list", "-o", "json").output)
     assert [i["id"] for i in listed] == ["INC-0001"]
     assert (

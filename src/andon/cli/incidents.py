@@ -55,9 +55,15 @@ def ago(moment: datetime | None) -> str:
 
 def incident_row(incident: Any) -> list[Any]:
     return [
-        incident.id, incident.state, incident.severity, incident.incident_class, incident.workflow or "—",
-        incident.owners.get("incident") or "—", ago(incident.opened_at), incident.title,
-    ]  # fmt: skip
+        incident.id,
+        incident.state,
+        incident.severity,
+        incident.incident_class,
+        incident.workflow or "—",
+        incident.owners.get("incident") or "—",
+        ago(incident.opened_at),
+        incident.title,
+    ]
 
 
 INCIDENT_COLUMNS = ["id", "state", "severity", "class", "workflow", "owner", "opened", "title"]
@@ -123,15 +129,30 @@ def show(incident: str, output: str, db: str | None) -> None:
         for i in view["checklist"]
     ]
     console.print(table("First-hour checklist", ["#", "do", "owner", "done"], items))
-    console.print(table("Containment and recovery", ["action", "target", "status", "by", "at"], [
-        [a["action"], a["target"], a["status"], a["actor"], a["at"]] for a in view["actions"]
-    ]))  # fmt: skip
-    console.print(table("Evidence frozen", ["purpose", "sha256", "events", "path"], [
-        [f["purpose"], f["sha256"], f["events"], f["path"]] for f in view["freezes"]
-    ]))  # fmt: skip
-    console.print(table("Timeline (ledger)", ["#", "time", "kind", "actor", "what"], [
-        [e["index"], e["time"][:19], e["kind"], e["actor"], e["summary"]] for e in view["timeline"][-40:]
-    ]))  # fmt: skip
+    console.print(
+        table(
+            "Containment and recovery",
+            ["action", "target", "status", "by", "at"],
+            [[a["action"], a["target"], a["status"], a["actor"], a["at"]] for a in view["actions"]],
+        )
+    )
+    console.print(
+        table(
+            "Evidence frozen",
+            ["purpose", "sha256", "events", "path"],
+            [[f["purpose"], f["sha256"], f["events"], f["path"]] for f in view["freezes"]],
+        )
+    )
+    console.print(
+        table(
+            "Timeline (ledger)",
+            ["#", "time", "kind", "actor", "what"],
+            [
+                [e["index"], e["time"][:19], e["kind"], e["actor"], e["summary"]]
+                for e in view["timeline"][-40:]
+            ],
+        )
+    )
 
 
 @incidents.command("declare")
@@ -146,14 +167,28 @@ def show(incident: str, output: str, db: str | None) -> None:
 @output_option
 @db_option
 def declare(
-    incident_class: str, workflow: str | None, summary: str, severity: str | None, title: str | None,
-    since: str | None, no_contain: bool, actor: str | None, output: str, db: str | None,
-) -> None:  # fmt: skip
+    incident_class: str,
+    workflow: str | None,
+    summary: str,
+    severity: str | None,
+    title: str | None,
+    since: str | None,
+    no_contain: bool,
+    actor: str | None,
+    output: str,
+    db: str | None,
+) -> None:
     """Open an incident; the class's automatic containment runs and the evidence is frozen."""
     opened = desk(db).declare(
-        incident_class=incident_class, workflow=workflow, summary=summary, actor=actor_name(actor),
-        severity=severity, title=title, since=when(since), contain=not no_contain,
-    )  # fmt: skip
+        incident_class=incident_class,
+        workflow=workflow,
+        summary=summary,
+        actor=actor_name(actor),
+        severity=severity,
+        title=title,
+        since=when(since),
+        contain=not no_contain,
+    )
     found = opened.incident
     lines = [f"opened {found.id} ({found.severity}, {found.state}); owner {found.owners.get('incident')}"]
     lines += [f"  {a.action} {a.target or ''} {a.status}" for a in opened.containment]
@@ -188,9 +223,20 @@ def ack(incident: str, actor: str | None, db: str | None) -> None:
 
 @incidents.command("contain")
 @click.argument("incident")
-@click.argument("action", type=click.Choice(["pause_workflow", "freeze_writes", "block_tool",
-                                             "block_external_sends", "block_retrieval_source",
-                                             "revoke_credential", "cap_autonomy"]))  # fmt: skip
+@click.argument(
+    "action",
+    type=click.Choice(
+        [
+            "pause_workflow",
+            "freeze_writes",
+            "block_tool",
+            "block_external_sends",
+            "block_retrieval_source",
+            "revoke_credential",
+            "cap_autonomy",
+        ]
+    ),
+)
 @click.option("--target", default=None, help="The tool, source, credential or autonomy level.")
 @reason_option
 @actor_option
@@ -328,4 +374,48 @@ def rollback_cmd(
         f"{step.status}: {len(report.rolled_back)} rolled back, {len(report.conflicts)} conflicts, "
         f"{len(report.failed)} failed, {len(report.skipped)} skipped (evidence frozen first: "
         f"{step.freeze_id})"
+    )
+
+
+@incidents.command("update")
+@click.argument("incident")
+@click.option("--severity", default=None, help="A severity id from the pinned runbook.")
+@click.option(
+    "--data-classes", default=None, help="Comma-separated data classes involved (sets the regimes)."
+)
+@click.option("--suspect-versions", default=None, help="Comma-separated version refs, e.g. prompt:x@v2.")
+@click.option("--related", default=None, help="An earlier incident this one recurs.")
+@reason_option
+@actor_option
+@db_option
+def update_cmd(
+    incident: str,
+    severity: str | None,
+    data_classes: str | None,
+    suspect_versions: str | None,
+    related: str | None,
+    reason: str,
+    actor: str | None,
+    db: str | None,
+) -> None:
+    """Change the severity, the data classes involved, the suspect versions or the related incident."""
+    from andon.incidents.lifecycle import update
+
+    def split(text: str | None) -> list[str] | None:
+        return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
+
+    found = _step(
+        update,
+        incident,
+        db,
+        actor=actor_name(actor),
+        reason=reason,
+        severity=severity,
+        data_classes=split(data_classes),
+        suspect_versions=split(suspect_versions),
+        related=related,
+    )
+    click.echo(
+        f"{found.id}: {found.severity}; data classes {', '.join(found.data_classes) or 'none'}; "
+        f"suspect versions {', '.join(found.suspect_versions) or 'none'}"
     )
