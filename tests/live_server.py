@@ -37,7 +37,7 @@ class LiveServer:
         self.app = create_app(settings)
         self.socket = _listen(port)
         self.port: int = self.socket.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=0)
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, name=f"uvicorn-{self.port}", daemon=True)
         self.thread.start()
@@ -73,8 +73,7 @@ class LiveServer:
         return new.secret
 
     def stop(self) -> None:
-        """Go away mid-test: stop listening and close every connection without waiting for it."""
+        """Go away mid-test: stop listening, drop idle connections, cut open streams after a second."""
         self.server.should_exit = True
-        self.server.force_exit = True
         self.thread.join(timeout=10)
         self.socket.close()

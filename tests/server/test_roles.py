@@ -81,6 +81,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/v1/versions/{version_id}/approve"): ("approver", "/v1/versions/ver-missing/approve"),
     ("POST", "/v1/rollback/plan"): ("viewer+agent", "/v1/rollback/plan"),
     ("POST", "/v1/actions/{action_id}/undo"): ("responder+agent", "/v1/actions/act-missing/undo"),
+    ("GET", "/v1/stream"): ("viewer+agent", "/v1/stream?seconds=0"),
     ("GET", "/console/login"): ("public", "/console/login"),
     ("POST", "/console/login"): ("public", "/console/login"),
     ("POST", "/console/logout"): ("any", "/console/logout"),

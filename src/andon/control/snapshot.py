@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from andon.control.state import ControlState, Switch, WorkflowPolicy, compile_document
+from andon.store.dialect import CONTROL_CHANNEL, notify
 from andon.store.tables import control_epoch, control_switches, runbook_revisions
 
 # Caches are per engine: two stores in one process (tests, a server with schemas) never share entries.
@@ -100,7 +101,11 @@ def bump_epoch(conn: Connection) -> int:
     conn.execute(
         control_epoch.update().where(control_epoch.c.id == 1).values(epoch=control_epoch.c.epoch + 1)
     )
-    return read_epoch(conn)
+    epoch = read_epoch(conn)
+    # Servers on PostgreSQL LISTEN on this channel to push the change to their SSE clients at once;
+    # the notification is delivered when (and only if) this transaction commits.
+    notify(conn, CONTROL_CHANNEL, str(epoch))
+    return epoch
 
 
 def load_state(conn: Connection, *, now: datetime | None = None) -> ControlState:

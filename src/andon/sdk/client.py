@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from andon.control.actions import ActionDecision
     from andon.control.service import ControlService
     from andon.control.versions import Version
+    from andon.sdk.stream import StateStream
     from andon.sdk.undo import RollbackReport
 
 log = logging.getLogger("andon.sdk")
@@ -62,6 +63,10 @@ class Andon:
         self._seen: tuple[int, int | None] | None = None
         self._live: dict[str, dict[str, Any]] = {}
         self._stop = threading.Event()
+        # Held while a new copy of the state is fetched and put in place, so the poll and the control
+        # stream (connect mode) never put an older copy over a newer one.
+        self._state_lock = threading.Lock()
+        self._stream: StateStream | None = None
         if not self.refresh():
             self._load_saved_state()
         self._refresher = threading.Thread(target=self._refresh_loop, name="andon-refresh", daemon=True)
@@ -112,32 +117,70 @@ class Andon:
         spool_dir: str | Path | None = None,
         timeout: float = 5.0,
         refresh_interval: float = 1.0,
+        stream: bool = True,
     ) -> Andon:
-        """HTTP client of ``andon serve`` at ``url`` (e.g. ``http://127.0.0.1:8600``)."""
+        """HTTP client of ``andon serve`` at ``url`` (e.g. ``http://127.0.0.1:8600``).
+
+        With ``stream`` (the default) it follows the server's control stream, so a pause reaches this
+        process as soon as the server sees it; polling every ``refresh_interval`` stays as the fallback."""
         from andon.sdk.http import HttpControl
+        from andon.sdk.stream import StateStream
 
         service = HttpControl(url, token=token, timeout=timeout)
-        return cls(
+        client = cls(
             service,
             spool_dir=spool_dir or Path(".andon") / "spool",
             actor=actor,
             refresh_interval=refresh_interval,
         )
+        if stream:
+            client._stream = StateStream(
+                scheme=service.scheme,
+                host=service.host,
+                port=service.port,
+                path=service.prefix + "/v1/stream",
+                token=token,
+                on_event=client._streamed,
+            )
+        return client
 
     # -- the control state copy --------------------------------------------------------------------
     def refresh(self) -> bool:
         """Reload the control state if it changed; False when the store could not be reached."""
         try:
-            seen = self.service.epoch()
-            if seen != self._seen:
-                self.state = self.service.state()
-                self._live = {}
-                self._seen = seen
-                self._save_state()
+            with self._state_lock:
+                seen = self.service.epoch()
+                if seen != self._seen:
+                    self.state = self.service.state()
+                    self._live = {}
+                    self._seen = seen
+                    self._save_state()
             return True
         except Exception as exc:
             log.debug("andon: control state not refreshed (%s); keeping the last copy", exc)
             return False
+
+    def _streamed(self, data: dict[str, Any]) -> None:
+        """A control stream event: the switches in force as of an epoch (connect mode)."""
+        from andon.control.state import Switch
+
+        seen = (int(data["epoch"]), data.get("revision"))
+        if seen[1] != self.state.revision or "switches" not in data:
+            self.refresh()  # a new runbook revision: reload the whole state
+            return
+        with self._state_lock:
+            if seen == self._seen:
+                return
+            self.state = ControlState(
+                workflows=self.state.workflows,
+                switches=tuple(Switch.from_dict(s) for s in data["switches"]),
+                revision=seen[1],
+                epoch=seen[0],
+                document=self.state.document,
+            )
+            self._live = {}
+            self._seen = seen
+            self._save_state()
 
     # The last state seen is kept beside the spool, so an agent restarted while the store is away still
     # knows its tools: reads go on, writes fail closed (or open) as the workflow says.
@@ -402,6 +445,8 @@ class Andon:
 
     def close(self) -> None:
         self._stop.set()
+        if self._stream is not None:
+            self._stream.close()
         self.delivery.close()
         self._refresher.join(timeout=2)
 

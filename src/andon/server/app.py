@@ -20,10 +20,22 @@ from andon.server.console import audit as console_audit
 from andon.server.console import pages as console_pages
 from andon.server.decisions import DecisionWriter
 from andon.server.errors import install_error_handlers
+from andon.server.feed import ControlFeed
 from andon.server.headers import SecurityHeaders
 from andon.server.limits import BodySizeLimit
 from andon.server.metrics import RequestTimer, ServerMetrics
-from andon.server.routers import approvals, control, evidence, health, keys, ledger, runbook, versions, whoami
+from andon.server.routers import (
+    approvals,
+    control,
+    evidence,
+    health,
+    keys,
+    ledger,
+    runbook,
+    stream,
+    versions,
+    whoami,
+)
 from andon.server.routers.metrics import metrics_router
 from andon.server.settings import Settings
 from andon.store import create_engine, migrate
@@ -38,6 +50,7 @@ ROUTERS: list[APIRouter] = [
     control.router,
     approvals.router,
     versions.router,
+    stream.router,
     console_pages.router,
     console_audit.router,
 ]
@@ -62,8 +75,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(migrate, engine)
             app.state.engine = engine
             app.state.decisions = DecisionWriter(engine)
+            app.state.feed = ControlFeed(engine)
+            await app.state.feed.start()
             yield
         finally:
+            if hasattr(app.state, "feed"):
+                await app.state.feed.stop()
             if hasattr(app.state, "decisions"):
                 await run_in_threadpool(app.state.decisions.close)
             engine.dispose()

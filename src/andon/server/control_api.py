@@ -40,6 +40,13 @@ def get_control(request: Request) -> StoreControl:
 ControlDep = Annotated[StoreControl, Depends(get_control)]
 
 
+def changed(request: Request) -> None:
+    """Tell this process's stream clients about a control change it just committed (no poll delay)."""
+    feed = getattr(request.app.state, "feed", None)
+    if feed is not None:
+        feed.poke()
+
+
 def refusal(exc: ControlError) -> ApiError:
     """A control-plane refusal as the API's error (409, or 404 for an unknown id)."""
     message = str(exc)

@@ -18,7 +18,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from andon.control import snapshot
 from andon.control.actions import ActionOutcome, ActionRequest
 from andon.server.auth import EngineDep, ensure_workflow, require
-from andon.server.control_api import ControlDep, action_workflow, ensure_every_workflow, refused_as_errors
+from andon.server.control_api import (
+    ControlDep,
+    action_workflow,
+    changed,
+    ensure_every_workflow,
+    refused_as_errors,
+)
 from andon.server.decisions import DecisionWriter
 from andon.server.metrics import MetricsDep
 from andon.server.principals import Principal
@@ -154,7 +160,7 @@ def list_switches(
 
 
 @router.post("/switches")
-def set_switch(body: SwitchIn, who: Responder, control: ControlDep) -> dict[str, Any]:
+def set_switch(body: SwitchIn, who: Responder, control: ControlDep, request: Request) -> dict[str, Any]:
     """Pull a switch in the caller's name; without ``workflow`` it applies to every workflow."""
     if body.workflow is None:
         ensure_every_workflow(who, f"switch {body.kind}")
@@ -169,11 +175,12 @@ def set_switch(body: SwitchIn, who: Responder, control: ControlDep) -> dict[str,
             reason=body.reason,
             expires_at=body.expires_at,
         )
+    changed(request)
     return switch.as_dict()
 
 
 @router.post("/switches/clear")
-def clear_switches(body: ClearIn, who: Responder, control: ControlDep) -> dict[str, Any]:
+def clear_switches(body: ClearIn, who: Responder, control: ControlDep, request: Request) -> dict[str, Any]:
     """Clear switches by id or by workflow (and kinds, target); resume is ``kinds: ["pause_workflow"]``."""
     if body.workflow is not None:
         ensure_workflow(who, body.workflow)
@@ -192,4 +199,5 @@ def clear_switches(body: ClearIn, who: Responder, control: ControlDep) -> dict[s
             kinds=tuple(body.kinds),
             target=body.target,
         )
+    changed(request)
     return {"cleared": [s.as_dict() for s in cleared]}

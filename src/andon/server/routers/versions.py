@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from andon.control.rollback import Selection
 from andon.control.versions import get_version
 from andon.server.auth import EngineDep, ensure_workflow, require
-from andon.server.control_api import ControlDep, action_workflow, refused_as_errors
+from andon.server.control_api import ControlDep, action_workflow, changed, refused_as_errors
 from andon.server.errors import ApiError
 from andon.server.principals import Principal, role_allows
 from andon.store import reading
@@ -101,7 +101,7 @@ def list_versions(
 
 
 @router.post("/versions")
-def publish(body: PublishIn, who: Responder, control: ControlDep) -> dict[str, Any]:
+def publish(body: PublishIn, who: Responder, control: ControlDep, request: Request) -> dict[str, Any]:
     """Publish an immutable version (v1, v2… unless named); ``live`` needs the approver role."""
     ensure_workflow(who, body.workflow)
     if body.live and not role_allows(who.role, "approver"):
@@ -121,11 +121,12 @@ def publish(body: PublishIn, who: Responder, control: ControlDep) -> dict[str, A
             version=body.version,
             live=body.live,
         )
+    changed(request)
     return found.as_dict()
 
 
 @router.post("/versions/restore")
-def restore(body: RestoreIn, who: Responder, control: ControlDep) -> dict[str, Any]:
+def restore(body: RestoreIn, who: Responder, control: ControlDep, request: Request) -> dict[str, Any]:
     """Move ``live`` back to the last approved version (or ``to`` a named one), in one step."""
     ensure_workflow(who, body.workflow)
     with refused_as_errors():
@@ -137,12 +138,13 @@ def restore(body: RestoreIn, who: Responder, control: ControlDep) -> dict[str, A
             actor=who.actor,
             reason=body.reason,
         )
+    changed(request)
     return found.as_dict()
 
 
 @router.post("/versions/{version_id}/approve")
 def approve(
-    version_id: str, body: ApproveIn, who: Approver, engine: EngineDep, control: ControlDep
+    version_id: str, body: ApproveIn, who: Approver, engine: EngineDep, control: ControlDep, request: Request
 ) -> dict[str, Any]:
     """Approve a version someone else published; ``live`` also makes it live."""
     with reading(engine) as conn, refused_as_errors():
@@ -151,6 +153,7 @@ def approve(
         raise ApiError(404, f"no version '{version_id}'", code="not_found")
     with refused_as_errors():
         found = control.approve_version(version_id, actor=who.actor, live=body.live)
+    changed(request)
     return found.as_dict()
 
 
