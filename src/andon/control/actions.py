@@ -19,6 +19,7 @@ from andon.control.approvals import new_approval_id, request_approval
 from andon.control.decide import Action, Decision, decide
 from andon.control.journal import emit
 from andon.control.limits import Bucket, breaker_verdict, level, limits_for
+from andon.control.redaction import redactor_for
 from andon.control.snapshot import current_revision, policies, workflow_state
 from andon.control.state import WorkflowPolicy
 from andon.control.switches import trip_breaker
@@ -165,6 +166,7 @@ def decide_action(conn: Connection, request: ActionRequest, *, now: datetime) ->
         workflow=request.workflow,
         run_id=request.run_id,
         now=now,
+        redactor=redactor_for(conn, state.revision),  # the revision workflow_state just read
         payload={
             "action_id": action_id,
             "tool": request.tool,

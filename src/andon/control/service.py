@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from andon.control import actions, approvals, rollback, snapshot, switches, versions
 from andon.control.actions import ActionDecision, ActionOutcome, ActionRequest
 from andon.control.approvals import Approval, ApproverStats
+from andon.control.redaction import ledger_redactor
 from andon.control.rollback import PlanItem, Selection
 from andon.control.state import ControlState, Switch
 from andon.control.versions import Version
@@ -148,7 +149,7 @@ class StoreControl:
             conn.execute(
                 control_event_batches.insert().values(id=batch_id, received_at=_now(), events=len(events))
             )
-            append(conn, list(events))
+            append(conn, list(events), redactor=ledger_redactor(conn))
             return len(events)
 
     # -- switches ----------------------------------------------------------------------------------

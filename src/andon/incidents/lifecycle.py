@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from andon.control.redaction import ledger_redactor
 from andon.detect.signal import Signal
 from andon.incidents.checklist import create_checklist
 from andon.incidents.records import (
@@ -429,4 +430,4 @@ def add_note(conn: Connection, ident: str | int, *, text: str, actor: str, now: 
         workflow=incident.workflow,
         time=now,
     )
-    return append(conn, [event])[0]
+    return append(conn, [event], redactor=ledger_redactor(conn))[0]

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from andon.control.redaction import ledger_redactor
 from andon.errors import AndonError
 from andon.ledger.events import Event
 from andon.ledger.log import append
@@ -196,4 +197,4 @@ def record_change(
     """Append one ``incident_change`` event (in the caller's transaction); returns its leaf index."""
     payload = {"incident_id": incident.id, "field": field, "before": before, "after": after, **extra}
     event = Event(kind="incident_change", actor=actor, payload=payload, workflow=incident.workflow, time=now)
-    return append(conn, [event])[0]
+    return append(conn, [event], redactor=ledger_redactor(conn))[0]

@@ -79,7 +79,8 @@ BUILTIN_RULES: dict[str, tuple[Rule, ...]] = {
         Rule("secret", re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{8,}=*)"), group=1),
     ),
     "email": (Rule("email", re.compile(r"[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")),),
-    "card": (Rule("card", re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"), check=_card),),
+    # Word boundaries, not digit boundaries: a run of digits inside a hex id or digest is no card.
+    "card": (Rule("card", re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"), check=_card),),
     "phone": (
         Rule(
             "phone",

@@ -152,7 +152,8 @@ class RedactionPattern(Model):
 
 
 class Redaction(Model):
-    builtin: list[RedactionBuiltin] = []
+    # None (omitted) means every builtin rule; [] switches them off (see andon.control.redaction).
+    builtin: list[RedactionBuiltin] | None = None
     patterns: list[RedactionPattern] = []
 
 

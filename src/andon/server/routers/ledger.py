@@ -15,12 +15,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.engine import Connection
 
+from andon.control.redaction import ledger_redactor
 from andon.errors import LedgerError
 from andon.ledger.canonical import canonical_bytes
 from andon.ledger.checkpoint import latest_checkpoint, write_checkpoint
 from andon.ledger.events import KINDS, Event
 from andon.ledger.log import append, read_event, tree_size
-from andon.ledger.redact import Redactor
 from andon.ledger.verify import verify_ledger
 from andon.runbook.revisions import latest_revision
 from andon.server import audit
@@ -28,7 +28,7 @@ from andon.server.auth import EngineDep, require
 from andon.server.errors import ApiError, problem
 from andon.server.metrics import MetricsDep
 from andon.server.principals import Principal
-from andon.store import data_dir, reading
+from andon.store import reading
 from andon.store.tables import control_event_batches
 
 router = APIRouter(tags=["ledger"])
@@ -146,7 +146,8 @@ def _seen(conn: Connection, batch_id: str) -> bool:
 def append_events(body: EventBatch, who: Appender, engine: EngineDep, metrics: MetricsDep) -> dict[str, Any]:
     """Append a batch of events in order; returns their leaf indexes (gapless, in the order sent).
 
-    Payloads are redacted by the newest runbook's ``redaction`` rules before they are hashed.
+    Payloads are redacted by the newest runbook's ``redaction`` rules (every builtin rule when it has
+    none, or before any runbook is applied) before they are hashed.
     A ``batch_id`` seen before appends nothing and answers ``duplicate: true``.
     """
     duplicate = {"appended": 0, "indexes": [], "batch_id": body.batch_id, "duplicate": True}
@@ -161,10 +162,7 @@ def append_events(body: EventBatch, who: Appender, engine: EngineDep, metrics: M
                         id=body.batch_id, received_at=datetime.now(UTC), events=len(events)
                     )
                 )
-            revision = latest_revision(conn)
-            section = revision.document.get("redaction") if revision else None
-            redactor = Redactor.from_config(section, key_dir=data_dir()) if revision else None
-            indexes = append(conn, events, redactor=redactor)
+            indexes = append(conn, events, redactor=ledger_redactor(conn))
     except sa.exc.IntegrityError:
         if body.batch_id is None:
             raise
