@@ -15,8 +15,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from andon.server.activity import approvals_waiting_now
 from andon.server.console import STATIC_DIR
 from andon.server.console import audit as console_audit
+from andon.server.console import control as console_control
 from andon.server.console import pages as console_pages
 from andon.server.decisions import DecisionWriter
 from andon.server.errors import install_error_handlers
@@ -25,6 +27,7 @@ from andon.server.headers import SecurityHeaders
 from andon.server.limits import BodySizeLimit
 from andon.server.metrics import RequestTimer, ServerMetrics
 from andon.server.routers import (
+    activity,
     approvals,
     control,
     evidence,
@@ -51,8 +54,10 @@ ROUTERS: list[APIRouter] = [
     approvals.router,
     versions.router,
     stream.router,
+    activity.router,
     console_pages.router,
     console_audit.router,
+    console_control.router,
 ]
 
 
@@ -77,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.decisions = DecisionWriter(engine)
             app.state.feed = ControlFeed(engine)
             await app.state.feed.start()
+            metrics.watch_approvals(lambda: approvals_waiting_now(engine))
             yield
         finally:
             if hasattr(app.state, "feed"):

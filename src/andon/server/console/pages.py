@@ -2,7 +2,7 @@
 
 | page | JSON twin |
 |---|---|
-| /console/ | /v1/whoami, /healthz |
+| /console/ | /v1/overview, /v1/whoami, /healthz |
 | /console/keys | /v1/keys |
 """
 
@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from andon.errors import ConfigError
-from andon.server import apikeys
+from andon.server import activity, apikeys
 from andon.server.auth import EngineDep, require
 from andon.server.console import TEMPLATES_DIR
 from andon.server.errors import ApiError
@@ -34,6 +34,7 @@ from andon.server.sessions import (
 )
 from andon.server.settings import Settings
 from andon.server.users import authenticate_user
+from andon.store import reading
 from andon.store.types import utcnow
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -50,6 +51,7 @@ class NavItem:
 # Pages add themselves here as they arrive.
 NAV: list[NavItem] = [
     NavItem("Overview", "/console/", "viewer"),
+    NavItem("Approvals", "/console/approvals", "viewer"),
     NavItem("Incidents", "/console/incidents", "viewer"),
     NavItem("Audit", "/console/audit", "viewer"),
     NavItem("Runbook", "/console/runbook", "viewer"),
@@ -162,10 +164,12 @@ def logout(request: Request, principal: Anyone, engine: EngineDep) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, principal: Viewer, engine: EngineDep) -> HTMLResponse:
-    with engine.connect() as conn:
+    """Every workflow at a glance (JSON twin: /v1/overview), and who you are on which server."""
+    with reading(engine) as conn:
         revision = conn.execute(sa.text("select version_num from alembic_version")).scalar()
+        summary = activity.overview(conn, now=utcnow(), may_touch=principal.may_touch)
     store = {"dialect": engine.dialect.name, "schema_revision": revision}
-    return render(request, "overview.html", principal, store=store)
+    return render(request, "overview.html", principal, store=store, summary=summary)
 
 
 @router.get("/keys", response_class=HTMLResponse)
