@@ -19,6 +19,7 @@ from andon.server.activity import approvals_waiting_now
 from andon.server.console import STATIC_DIR
 from andon.server.console import audit as console_audit
 from andon.server.console import control as console_control
+from andon.server.console import incidents as console_incidents
 from andon.server.console import pages as console_pages
 from andon.server.decisions import DecisionWriter
 from andon.server.errors import install_error_handlers
@@ -32,6 +33,8 @@ from andon.server.routers import (
     control,
     evidence,
     health,
+    incident_review,
+    incidents,
     keys,
     ledger,
     runbook,
@@ -55,9 +58,12 @@ ROUTERS: list[APIRouter] = [
     versions.router,
     stream.router,
     activity.router,
+    incidents.router,
+    incident_review.router,
     console_pages.router,
     console_audit.router,
     console_control.router,
+    console_incidents.router,
 ]
 
 
