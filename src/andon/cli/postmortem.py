@@ -49,10 +49,20 @@ def _left(seconds: int | None) -> str:
 @output_option
 @db_option
 def clocks(
-    incident: str | None, trigger: str | None, finding: str | None, filed: str | None, not_required: bool,
-    who: str | None, at: str | None, statement: str | None, regime: str | None, reference: str,
-    actor: str | None, output: str, db: str | None,
-) -> None:  # fmt: skip
+    incident: str | None,
+    trigger: str | None,
+    finding: str | None,
+    filed: str | None,
+    not_required: bool,
+    who: str | None,
+    at: str | None,
+    statement: str | None,
+    regime: str | None,
+    reference: str,
+    actor: str | None,
+    output: str,
+    db: str | None,
+) -> None:
     """Regulatory clocks of open incidents (or one): deadline and time left. With --trigger, --finding or
     --filed, first record that act for INCIDENT — an explicit, attributed, timestamped decision."""
     from andon.incidents.acts import record_act
@@ -72,21 +82,37 @@ def clocks(
             act_regime, _, name = filed.partition("/")
         with engine.begin() as conn:
             record_act(
-                conn, get_incident(conn, incident), act=kind, name=name, who=who, at=when(at) or _now(),
-                statement=statement, actor=actor_name(actor), now=_now(), regime=act_regime,
-                reference=reference, disposition="not_required" if not_required else "filed",
-            )  # fmt: skip
+                conn,
+                get_incident(conn, incident),
+                act=kind,
+                name=name,
+                who=who,
+                at=when(at) or _now(),
+                statement=statement,
+                actor=actor_name(actor),
+                now=_now(),
+                regime=act_regime,
+                reference=reference,
+                disposition="not_required" if not_required else "filed",
+            )
     now = _now()
     with engine.connect() as conn:
         found = [get_incident(conn, incident)] if incident else list_incidents(conn, open_only=True)
         views = [(i, clock_views(conn, i, now=now)) for i in found]
     data = [{"incident": i.id, "clocks": c} for i, c in views]
     rows = [
-        [i.id, c["regime"], c["name"], c["status"], (c["deadline"] or "")[:16], _left(c["seconds_left"]),
-         c["started_by"]]
+        [
+            i.id,
+            c["regime"],
+            c["name"],
+            c["status"],
+            (c["deadline"] or "")[:16],
+            _left(c["seconds_left"]),
+            c["started_by"],
+        ]
         for i, cs in views
         for c in cs
-    ]  # fmt: skip
+    ]
     columns = ["incident", "regime", "obligation", "status", "deadline (UTC)", "time left", "started by"]
     emit(output, data, table(f"{len(rows)} clock(s)", columns, rows) if rows else "no clocks are running")
 
@@ -143,19 +169,35 @@ def affected_cmd(incident: str, customers: bool, out: Path | None, output: str, 
 @click.option("--done", "done", type=int, default=None, help="Mark action item N done.")
 @click.option("--eval-case", "eval_index", type=int, default=None, help="Capture ledger event N as a case.")
 @click.option("--expected", default=None, help="The output it should have had (JSON), for --eval-case.")
-@click.option("--export-cases", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the evaluation cases as JSONL.")  # fmt: skip
+@click.option(
+    "--export-cases",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the evaluation cases as JSONL.",
+)
 @click.option("--sign-off", "sign_off_as", default=None, help="Sign off as this owner (a contact id).")
 @click.option("--resume", "resume_reason", default=None, help="Resume automation (restart gate), saying why.")
 @actor_option
 @output_option
 @db_option
 def review_cmd(
-    incident: str, root_cause: str | None, summary: str | None, no_eval_reason: str | None, item: str | None,
-    owner: str | None, optional: bool, done: int | None, eval_index: int | None, expected: str | None,
-    export_cases: Path | None, sign_off_as: str | None, resume_reason: str | None, actor: str | None,
-    output: str, db: str | None,
-) -> None:  # fmt: skip
+    incident: str,
+    root_cause: str | None,
+    summary: str | None,
+    no_eval_reason: str | None,
+    item: str | None,
+    owner: str | None,
+    optional: bool,
+    done: int | None,
+    eval_index: int | None,
+    expected: str | None,
+    export_cases: Path | None,
+    sign_off_as: str | None,
+    resume_reason: str | None,
+    actor: str | None,
+    output: str,
+    db: str | None,
+) -> None:
     """The post-incident review: root cause, action items, evaluation cases, sign-off and the restart gate."""
     from andon.incidents import review
     from andon.incidents.records import get_incident
@@ -165,8 +207,15 @@ def review_cmd(
     with open_engine(db).begin() as conn:
         found = get_incident(conn, incident)
         if root_cause is not None:
-            review.set_review(conn, found, root_cause=root_cause, summary=summary or "", actor=who, now=now,
-                              no_eval_reason=no_eval_reason)  # fmt: skip
+            review.set_review(
+                conn,
+                found,
+                root_cause=root_cause,
+                summary=summary or "",
+                actor=who,
+                now=now,
+                no_eval_reason=no_eval_reason,
+            )
         if item is not None:
             if not owner:
                 raise ConfigError("--item needs --owner")

@@ -112,21 +112,38 @@ def record_act(
     number = conn.execute(
         incident_acts.insert()
         .values(
-            incident=incident.number, act=act, name=name, regime=regime, who=who, at=at, statement=statement,
-            reference=reference, disposition=disposition, recorded_at=now, recorded_by=actor,
+            incident=incident.number,
+            act=act,
+            name=name,
+            regime=regime,
+            who=who,
+            at=at,
+            statement=statement,
+            reference=reference,
+            disposition=disposition,
+            recorded_at=now,
+            recorded_by=actor,
         )
         .returning(incident_acts.c.id)
-    ).scalar_one()  # fmt: skip
+    ).scalar_one()
     record_change(
         conn,
         incident,
         field="clock_act",
         before=None,
-        after={"act": act, "name": name, "regime": regime, "who": who, "at": at.isoformat(),
-               "statement": statement, "reference": reference, "disposition": disposition},
+        after={
+            "act": act,
+            "name": name,
+            "regime": regime,
+            "who": who,
+            "at": at.isoformat(),
+            "statement": statement,
+            "reference": reference,
+            "disposition": disposition,
+        },
         actor=actor,
         now=now,
-    )  # fmt: skip
+    )
     return next(a for a in acts(conn, incident.number) if a.id == number)
 
 
@@ -151,12 +168,17 @@ def clocks(conn: Connection, incident: Incident) -> list[Clock]:
     ]
     filings = [
         Filing(
-            regime=a.regime or "", obligation=a.name, who=a.who, when=a.at, statement=a.statement,
-            reference=a.reference, disposition="filed" if a.disposition == "filed" else "not_required",
+            regime=a.regime or "",
+            obligation=a.name,
+            who=a.who,
+            when=a.at,
+            statement=a.statement,
+            reference=a.reference,
+            disposition="filed" if a.disposition == "filed" else "not_required",
         )
         for a in recorded
         if a.act == "filing"
-    ]  # fmt: skip
+    ]
     regimes = applicable_regimes(conn, incident)
     filings = [f for f in filings if f.regime in regimes]
     return compute_clocks(regimes, triggers=triggers, findings=findings, filings=filings)

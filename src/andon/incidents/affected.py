@@ -143,12 +143,16 @@ def affected(conn: Connection, incident: Incident, *, until: datetime | None = N
             chosen.append((event, " and ".join(reasons)))
     ids = [e.payload["action_id"] for e, _ in chosen]
     t = control_actions.c
-    rows = {
-        row.id: row
-        for row in conn.execute(
-            sa.select(t.id, t.status, t.before, t.after, t.args).where(t.id.in_(ids))
-        ).all()
-    } if ids else {}  # fmt: skip
+    rows = (
+        {
+            row.id: row
+            for row in conn.execute(
+                sa.select(t.id, t.status, t.before, t.after, t.args).where(t.id.in_(ids))
+            ).all()
+        }
+        if ids
+        else {}
+    )
     fields = _recipient_fields(conn, incident)
     found: list[Affected] = []
     for event, why in chosen:

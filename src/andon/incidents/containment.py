@@ -178,9 +178,15 @@ def _mark_contained(conn: Connection, incident: Incident, *, actor: str, now: da
         .values(state="contained", contained_at=now, contained_by=actor)
     )
     record_change(
-        conn, incident, field="state", before="triage", after="contained", actor=actor, now=now,
+        conn,
+        incident,
+        field="state",
+        before="triage",
+        after="contained",
+        actor=actor,
+        now=now,
         why="containment applied",
-    )  # fmt: skip
+    )
 
 
 def contain_automatically(
@@ -285,9 +291,17 @@ def contain(
     except ControlError as exc:
         raise IncidentError(f"{incident.id}: {exc}") from None
     taken = _record(
-        conn, incident, action=action, automatic=False, status="applied", actor=actor, now=now,
-        target=target, switch_id=switch.id, detail={"why": reason},
-    )  # fmt: skip
+        conn,
+        incident,
+        action=action,
+        automatic=False,
+        status="applied",
+        actor=actor,
+        now=now,
+        target=target,
+        switch_id=switch.id,
+        detail={"why": reason},
+    )
     _mark_contained(conn, incident, actor=actor, now=now)
     return taken
 
@@ -314,15 +328,29 @@ def restore_version(
     )
     try:
         version = restore(
-            conn, workflow=incident.workflow, kind=kind, name=name, to=to, actor=actor,
-            reason=f"{incident.id}: {reason}", now=now,
-        )  # fmt: skip
+            conn,
+            workflow=incident.workflow,
+            kind=kind,
+            name=name,
+            to=to,
+            actor=actor,
+            reason=f"{incident.id}: {reason}",
+            now=now,
+        )
     except ControlError as exc:
         raise IncidentError(f"{incident.id}: {exc}") from None
     taken = _record(
-        conn, incident, action="restore_version", automatic=False, status="done", actor=actor, now=now,
-        target=version.ref, freeze_id=frozen.id, detail={"why": reason, "version_id": version.id},
-    )  # fmt: skip
+        conn,
+        incident,
+        action="restore_version",
+        automatic=False,
+        status="done",
+        actor=actor,
+        now=now,
+        target=version.ref,
+        freeze_id=frozen.id,
+        detail={"why": reason, "version_id": version.id},
+    )
     return taken, frozen
 
 
@@ -349,9 +377,16 @@ def begin_rollback(
     )
     selection = Selection(workflow=incident.workflow, since=incident.window_start, until=now, version=version)
     taken = _record(
-        conn, incident, action="rollback", automatic=False, status="started", actor=actor, now=now,
-        freeze_id=frozen.id, detail={"why": reason, "selection": selection.as_dict()},
-    )  # fmt: skip
+        conn,
+        incident,
+        action="rollback",
+        automatic=False,
+        status="started",
+        actor=actor,
+        now=now,
+        freeze_id=frozen.id,
+        detail={"why": reason, "selection": selection.as_dict()},
+    )
     return taken, selection
 
 
@@ -374,8 +409,12 @@ def finish_rollback(
         .values(status="failed" if failed else "done", detail=detail)
     )
     record_change(
-        conn, incident, field="recovery", before={"action": "rollback", "status": "started"},
+        conn,
+        incident,
+        field="recovery",
+        before={"action": "rollback", "status": "started"},
         after={"action": "rollback", "status": "failed" if failed else "done", "report": report},
-        actor=actor, now=now,
-    )  # fmt: skip
+        actor=actor,
+        now=now,
+    )
     return next(a for a in actions(conn, incident.number) if a.id == step_id)

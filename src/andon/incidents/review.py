@@ -131,9 +131,15 @@ def get_review(conn: Connection, number: int) -> Review:
     if row is None:
         return Review(None, "", None, None, None, None, items, cases)
     return Review(
-        row.root_cause, row.summary, row.no_eval_reason, row.signed_off_at, row.signed_off_by,
-        row.signed_off_actor, items, cases,
-    )  # fmt: skip
+        row.root_cause,
+        row.summary,
+        row.no_eval_reason,
+        row.signed_off_at,
+        row.signed_off_by,
+        row.signed_off_actor,
+        items,
+        cases,
+    )
 
 
 def set_review(
@@ -150,10 +156,15 @@ def set_review(
     if root_cause not in ROOT_CAUSES:
         raise IncidentError(f"root cause '{root_cause}' is unknown; use one of: {', '.join(ROOT_CAUSES)}")
     values = {
-        "root_cause": root_cause, "summary": summary, "no_eval_reason": no_eval_reason or None,
-        "updated_at": now, "updated_by": actor, "signed_off_at": None, "signed_off_by": None,
+        "root_cause": root_cause,
+        "summary": summary,
+        "no_eval_reason": no_eval_reason or None,
+        "updated_at": now,
+        "updated_by": actor,
+        "signed_off_at": None,
+        "signed_off_by": None,
         "signed_off_actor": None,
-    }  # fmt: skip
+    }
     t = incident_reviews.c
     exists = conn.execute(sa.select(t.incident).where(t.incident == incident.number)).first()
     if exists is None:
@@ -161,10 +172,14 @@ def set_review(
     else:
         conn.execute(incident_reviews.update().where(t.incident == incident.number).values(**values))
     record_change(
-        conn, incident, field="review", before=None,
+        conn,
+        incident,
+        field="review",
+        before=None,
         after={"root_cause": root_cause, "summary": summary, "no_eval_reason": no_eval_reason},
-        actor=actor, now=now,
-    )  # fmt: skip
+        actor=actor,
+        now=now,
+    )
     return get_review(conn, incident.number)
 
 
@@ -182,15 +197,25 @@ def add_item(
         raise IncidentError("an action item needs text and an owner")
     item_id = conn.execute(
         incident_review_items.insert()
-        .values(incident=incident.number, text=text, owner=owner, required=required, created_at=now,
-                created_by=actor)
+        .values(
+            incident=incident.number,
+            text=text,
+            owner=owner,
+            required=required,
+            created_at=now,
+            created_by=actor,
+        )
         .returning(incident_review_items.c.id)
-    ).scalar_one()  # fmt: skip
+    ).scalar_one()
     record_change(
-        conn, incident, field="review_item", before=None,
+        conn,
+        incident,
+        field="review_item",
+        before=None,
         after={"item": item_id, "text": text, "owner": owner, "required": required, "done": False},
-        actor=actor, now=now,
-    )  # fmt: skip
+        actor=actor,
+        now=now,
+    )
     return next(i for i in get_review(conn, incident.number).items if i.id == item_id)
 
 
@@ -206,9 +231,14 @@ def mark_item_done(
     if result.rowcount != 1:
         raise IncidentError(f"{incident.id} has no review item {item_id}")
     record_change(
-        conn, incident, field="review_item", before=None, after={"item": item_id, "done": done},
-        actor=actor, now=now,
-    )  # fmt: skip
+        conn,
+        incident,
+        field="review_item",
+        before=None,
+        after={"item": item_id, "done": done},
+        actor=actor,
+        now=now,
+    )
     return next(i for i in get_review(conn, incident.number).items if i.id == item_id)
 
 
@@ -250,14 +280,28 @@ def add_eval_case(
         raise IncidentError("an evaluation case needs an input: name a ledger event or give the input")
     case_id = conn.execute(
         incident_eval_cases.insert()
-        .values(incident=incident.number, source_index=source_index, run_id=run_id, input=input,
-                expected=expected, actual=actual, note=note, created_at=now, created_by=actor)
+        .values(
+            incident=incident.number,
+            source_index=source_index,
+            run_id=run_id,
+            input=input,
+            expected=expected,
+            actual=actual,
+            note=note,
+            created_at=now,
+            created_by=actor,
+        )
         .returning(incident_eval_cases.c.id)
-    ).scalar_one()  # fmt: skip
+    ).scalar_one()
     record_change(
-        conn, incident, field="eval_case", before=None,
-        after={"case": case_id, "source_index": source_index, "expected": expected}, actor=actor, now=now,
-    )  # fmt: skip
+        conn,
+        incident,
+        field="eval_case",
+        before=None,
+        after={"case": case_id, "source_index": source_index, "expected": expected},
+        actor=actor,
+        now=now,
+    )
     return next(c for c in get_review(conn, incident.number).cases if c.id == case_id)
 
 

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Connection, Engine
 
 from andon.detect.signal import Signal
-from andon.incidents import containment, escalate, lifecycle
+from andon.incidents import containment, escalate, lifecycle, signals
 from andon.incidents.containment import IncidentAction
 from andon.incidents.escalate import Claimed
 from andon.incidents.evidence import Freeze, default_directory, freeze
@@ -103,9 +103,14 @@ class IncidentDesk:
         try:
             with self._tx() as conn:
                 frozen = freeze(
-                    conn, incident, purpose="opened", actor=actor, signer=self.signer,
-                    directory=self.directory, now=self.clock(),
-                )  # fmt: skip
+                    conn,
+                    incident,
+                    purpose="opened",
+                    actor=actor,
+                    signer=self.signer,
+                    directory=self.directory,
+                    now=self.clock(),
+                )
             return frozen, None
         except IncidentError as exc:  # containment stays; restore and rollback will freeze again first
             log.error("%s", exc)
@@ -153,7 +158,7 @@ class IncidentDesk:
         """Open (or group onto) the incident for ``signal``; a new one is contained, then frozen."""
         with self._tx() as conn:
             now = self.clock()
-            found = lifecycle.open_from_signal(conn, signal, now=now)
+            found = signals.open_from_signal(conn, signal, now=now)
             if found is None:
                 return None
             incident, created = found
@@ -184,9 +189,16 @@ class IncidentDesk:
         with self._tx() as conn:
             now = self.clock()
             incident = lifecycle.declare(
-                conn, incident_class=incident_class, workflow=workflow, summary=summary, actor=actor,
-                now=now, title=title, severity=severity, since=since,
-            )  # fmt: skip
+                conn,
+                incident_class=incident_class,
+                workflow=workflow,
+                summary=summary,
+                actor=actor,
+                now=now,
+                title=title,
+                severity=severity,
+                since=since,
+            )
             taken = containment.contain_automatically(conn, incident, now=now) if contain else []
             incident = get_incident(conn, incident.number)
         followed = self.after_open(incident.number, actor=actor)
@@ -197,9 +209,14 @@ class IncidentDesk:
         with self._tx() as conn:
             incident = get_incident(conn, ident)
             return freeze(
-                conn, incident, purpose=purpose, actor=actor, signer=self.signer,
-                directory=self.directory, now=self.clock(),
-            )  # fmt: skip
+                conn,
+                incident,
+                purpose=purpose,
+                actor=actor,
+                signer=self.signer,
+                directory=self.directory,
+                now=self.clock(),
+            )
 
     def restore(
         self, ident: str | int, *, kind: str, name: str, actor: str, reason: str, to: str = "last-approved"
@@ -207,9 +224,17 @@ class IncidentDesk:
         """Freeze the evidence and restore ``live`` in one transaction: no freeze, no restore."""
         with self._tx() as conn:
             return containment.restore_version(
-                conn, ident, kind=kind, name=name, to=to, actor=actor, reason=reason, signer=self.signer,
-                directory=self.directory, now=self.clock(),
-            )  # fmt: skip
+                conn,
+                ident,
+                kind=kind,
+                name=name,
+                to=to,
+                actor=actor,
+                reason=reason,
+                signer=self.signer,
+                directory=self.directory,
+                now=self.clock(),
+            )
 
     def rollback(
         self,
@@ -228,9 +253,15 @@ class IncidentDesk:
         """
         with self._tx() as conn:
             step, selection = containment.begin_rollback(
-                conn, ident, actor=actor, reason=reason, signer=self.signer, directory=self.directory,
-                now=self.clock(), version=version,
-            )  # fmt: skip
+                conn,
+                ident,
+                actor=actor,
+                reason=reason,
+                signer=self.signer,
+                directory=self.directory,
+                now=self.clock(),
+                version=version,
+            )
         report = runner.rollback(
             workflow=selection.workflow,
             since=selection.since,
