@@ -208,3 +208,34 @@ def test_clock_escalations_are_sent_once_per_step_to_a_real_webhook(
     assert {r["dedup_key"]: r["delivered"] for r in rows}[keys[-1]] is True
     superseded = [r for r in rows if r["dedup_key"].endswith(":50")]
     assert superseded and superseded[0]["delivered"] is None
+
+
+def test_rollback_undoes_nothing_when_the_evidence_freeze_fails(
+    db: tuple[str, str | None], store: Engine, tmp_path: Path
+) -> None:
+    url, schema = db
+    client = Andon.local(url, schema=schema, spool_dir=tmp_path / "spool", actor="svc-triage")
+    records = Records(tiers={"ACME-1": "gold"})
+    tools = guard_support(client, records)
+    tools["update_tier"]("ACME-1", "platinum")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("not a directory")
+    desk = IncidentDesk(store, signer=Signer.generate(), directory=blocked)
+    incident = desk.declare(
+        incident_class="wrong_system_update",
+        workflow="support-triage",
+        summary="x",
+        actor="mo",
+        since=_now() - timedelta(minutes=5),
+        contain=False,
+    ).incident
+    with pytest.raises(IncidentError, match="freeze"):
+        desk.rollback(incident.id, client, actor="mo", reason="undo")
+    assert records.tiers["ACME-1"] == "platinum"  # nothing undone
+    desk.directory = tmp_path / "evidence"
+    step, report = desk.rollback(incident.id, client, actor="mo", reason="undo")
+    client.close()
+    assert records.tiers["ACME-1"] == "gold" and step.status == "done" and len(report.rolled_back) == 1
+    with store.connect() as conn:
+        steps = [(a.action, a.status) for a in actions(conn, incident.number)]
+    assert steps == [("rollback", "done")]
