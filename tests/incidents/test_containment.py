@@ -239,3 +239,21 @@ def test_rollback_undoes_nothing_when_the_evidence_freeze_fails(
     with store.connect() as conn:
         steps = [(a.action, a.status) for a in actions(conn, incident.number)]
     assert steps == [("rollback", "done")]
+
+
+def test_channels_come_from_the_notify_configuration_with_secrets_from_the_environment(
+    tmp_path: Path, hook: _Hook
+) -> None:
+    from andon.errors import ConfigError
+    from andon.incidents.escalate import dispatcher_from_config
+    from andon.notify import Notification
+
+    config = tmp_path / "notify.yaml"
+    assert dispatcher_from_config(config, env={}) is None  # no file: no channels
+    config.write_text("channels:\n  ops: {kind: webhook, url_env: OPS_URL, secret_env: OPS_SECRET}\n")
+    dispatcher = dispatcher_from_config(config, env={"OPS_URL": hook.url, "OPS_SECRET": "s3cret-key"})
+    assert dispatcher is not None
+    assert dispatcher.dispatch(Notification(title="t", severity="sev1", text="x")).delivered
+    config.write_text("channels:\n  ops: {kind: webhook, url: http://example.invalid/x, secret_env: S}\n")
+    with pytest.raises(ConfigError, match="secret"):
+        dispatcher_from_config(config, env={"S": "k"})

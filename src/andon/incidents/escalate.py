@@ -24,7 +24,14 @@ from andon.errors import ConfigError
 from andon.incidents.acts import clocks
 from andon.incidents.escalation import due_escalations, escalation_notification, routes_from_runbook
 from andon.incidents.records import Incident, pinned_runbook
-from andon.notify import DeadLetters, Dispatcher, DispatchReport, Notification, channels_from_config
+from andon.notify import (
+    DeadLetters,
+    Dispatcher,
+    DispatchReport,
+    Notification,
+    NotifyError,
+    channels_from_config,
+)
 from andon.store.tables import incident_escalations
 
 
@@ -59,7 +66,10 @@ def dispatcher_from_config(
     channels = loaded.get("channels") if isinstance(loaded, dict) else None
     if not isinstance(channels, dict):
         raise ConfigError(f"{path}: expected a 'channels:' mapping of channel name to settings")
-    return Dispatcher(channels_from_config(channels, env=env), dead_letters=DeadLetters.default())
+    try:
+        return Dispatcher(channels_from_config(channels, env=env), dead_letters=DeadLetters.default())
+    except NotifyError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def _claim(
