@@ -53,12 +53,17 @@ def _phone(text: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One masking rule: a pattern, an optional check on each match, and which group to mask."""
+    """One masking rule: a pattern, an optional check on each match, and which group to mask.
+
+    ``trigger``, when set, is something every match contains: text without it skips the rule, which
+    keeps the common string (an id, a tool name, a short answer) to one cheap scan per rule.
+    """
 
     name: str
     pattern: re.Pattern[str]
     check: Callable[[str], bool] | None = None
     group: int = 0
+    trigger: re.Pattern[str] | None = None
 
 
 _SECRET_PATTERNS = (
@@ -71,27 +76,51 @@ _SECRET_PATTERNS = (
     r"\bAIza[0-9A-Za-z_-]{35}",  # Google API keys
     r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}",  # JWTs
 )
+# Triggers begin with a literal or a character class, so the regex engine skips ahead in C.
+_TRIGGERS = {
+    "secret": r"sk-|sk_|rk_|gh[oprsu]_|github_pat_|xox|AKIA|ASIA|AIza|eyJ",
+    "bearer": r"b(?i:earer)|B(?i:earer)",
+    "email": r"@",
+    "card": r"\d(?:[ -]?\d){12}",
+    "phone": r"\d[\d\s().-]{6,}\d",  # also contained in every card number
+}
+_T = {name: re.compile(pattern) for name, pattern in _TRIGGERS.items()}
 
 BUILTIN_RULES: dict[str, tuple[Rule, ...]] = {
     "secret": (
-        Rule("secret", re.compile("|".join(_SECRET_PATTERNS))),
+        Rule("secret", re.compile("|".join(_SECRET_PATTERNS)), trigger=_T["secret"]),
         # Bearer tokens: keep the word, mask the token.
-        Rule("secret", re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{8,}=*)"), group=1),
+        Rule(
+            "secret", re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{8,}=*)"), group=1, trigger=_T["bearer"]
+        ),
     ),
-    "email": (Rule("email", re.compile(r"[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")),),
+    "email": (
+        # Matches start where a run of address characters starts (the leftmost start anyway), which
+        # keeps the search linear in long words.
+        Rule(
+            "email",
+            re.compile(r"(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+            trigger=_T["email"],
+        ),
+    ),
     # Word boundaries, not digit boundaries: a run of digits inside a hex id or digest is no card.
-    "card": (Rule("card", re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"), check=_card),),
+    "card": (
+        Rule("card", re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"), check=_card, trigger=_T["card"]),
+    ),
     "phone": (
         Rule(
             "phone",
             re.compile(r"(?<![\w+.-])(?:\+|\(\d{1,5}\)[\s.-]?)?\d[\d\s().-]{6,22}\d(?![\w.-]*\w)"),
             check=_phone,
+            trigger=_T["phone"],
         ),
     ),
 }
 BUILTIN_NAMES: tuple[str, ...] = ("secret", "email", "card", "phone")  # the order rules claim matches in
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_CLEAN_MAX_CHARS = 100
+_CLEAN_MAX_ENTRIES = 4096
 
 
 class Redactor:
@@ -113,12 +142,27 @@ class Redactor:
             raise ConfigError(
                 f"redaction.builtin: unknown rule {unknown[0]!r}; choose from {', '.join(BUILTIN_NAMES)}"
             )
-        for name in BUILTIN_NAMES:  # a fixed order, whatever order the runbook lists them in
-            if name in chosen:
-                rules.extend(BUILTIN_RULES[name])
+        self._custom = tuple(rules)  # always scanned: nothing is known about what they match
+        enabled = [name for name in BUILTIN_NAMES if name in chosen]  # fixed order, whatever the runbook's
+        for name in enabled:
+            rules.extend(BUILTIN_RULES[name])
         if len(key) < 16:
             raise ConfigError("the redaction key must be at least 16 bytes")
         self.rules = tuple(rules)
+        # One or two scans tell whether any builtin rule could match at all: the literal triggers in
+        # one alternation, and the digit run that every phone and card number contains.
+        literal = [
+            _TRIGGERS[t]
+            for n, t in (("secret", "secret"), ("secret", "bearer"), ("email", "email"))
+            if n in enabled
+        ]
+        quick = ["|".join(literal)] if literal else []
+        if {"card", "phone"} & set(enabled):
+            quick.append(_TRIGGERS["phone"])
+        self._quick = tuple(re.compile(pattern) for pattern in quick)
+        # Short strings found to need no masking: the tool names, decisions and reasons that recur in
+        # every event. It holds nothing a rule matches, so no personal data is kept by it.
+        self._clean: set[str] = set()
         self._key = key
 
     @classmethod
@@ -130,7 +174,9 @@ class Redactor:
         from andon.ledger.keys import redaction_key
 
         section = section or {}
-        builtin = section.get("builtin", BUILTIN_NAMES)
+        builtin = section.get("builtin")
+        if builtin is None:
+            builtin = BUILTIN_NAMES
         patterns = section.get("patterns", ())
         if isinstance(builtin, str) or not isinstance(builtin, Iterable):
             raise ConfigError("redaction.builtin must be a list of rule names")
@@ -145,8 +191,28 @@ class Redactor:
 
     def redact_text(self, text: str) -> str:
         """``text`` with every match masked; earlier rules win where matches overlap."""
+        clean = self._clean
+        if text in clean:
+            return text
+        masked = self._masked(text)
+        if masked is text and len(text) <= _CLEAN_MAX_CHARS:
+            if len(clean) >= _CLEAN_MAX_ENTRIES:
+                clean.clear()
+            clean.add(text)
+        return masked
+
+    def _masked(self, text: str) -> str:
+        rules = self._custom
+        for quick in self._quick:
+            if quick.search(text):
+                rules = self.rules
+                break
+        if not rules:
+            return text
         claimed: list[tuple[int, int, str]] = []
-        for rule in self.rules:
+        for rule in rules:
+            if rule.trigger is not None and not rule.trigger.search(text):
+                continue
             for match in rule.pattern.finditer(text):
                 start, end = match.span(rule.group)
                 if start == end or any(start < e and s < end for s, e, _ in claimed):
@@ -167,15 +233,21 @@ class Redactor:
 
     def redact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of ``payload`` with every string value (at any depth) redacted; keys are kept."""
-        return {key: self._value(value) for key, value in payload.items()}
+        value = self._value
+        return {key: value(item) for key, item in payload.items()}
 
     def _value(self, value: Any) -> Any:
+        kind = type(value)  # exact types first: payloads are JSON, and ABC checks cost more than the rest
+        if kind is str:
+            return self.redact_text(value)
+        if value is None or kind is int or kind is float or kind is bool:
+            return value
+        if kind is dict or isinstance(value, Mapping):
+            return {k: self._value(v) for k, v in value.items()}
+        if kind is list or isinstance(value, list | tuple):
+            return [self._value(v) for v in value]
         if isinstance(value, str):
             return self.redact_text(value)
-        if isinstance(value, Mapping):
-            return {k: self._value(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self._value(v) for v in value]
         return value
 
 
