@@ -37,8 +37,10 @@ def _browser_problem() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Module scope, not session: Playwright's sync API keeps an event
+    loop running in this thread while it is open, which would break every later asyncio test."""
     problem = _browser_problem()
     if problem:
         if REQUIRE_BROWSER:
