@@ -1,4 +1,4 @@
-"""Console benchmark: audit explorer and runbook pages over a ledger of 1M events (target <= 300 ms).
+"""Console benchmark: audit, runbook, overview, workflow and approval pages over 1M events (target <= 300 ms).
 
     python bench/console.py                      # 1M events on SQLite
     python bench/console.py --events 200000      # smaller
@@ -8,6 +8,9 @@ Fills a fresh store (events appended in batches through ``andon.ledger.log.appen
 checkpoint at the end), then requests each page through the in-process ASGI client with a viewer
 key and prints the median and p95 of ``--repeat`` requests per page. The filters are chosen to be
 hard: a rare kind, one run among thousands, a one-hour window in the middle, a page deep in the log.
+The control pages get one executed action per decision event (250k for 1M events), all finished in
+the last hour so the actions-per-minute chart counts ~50k of them per workflow, 200 approvals waiting
+and a few switches.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from andon.server import apikeys
 from andon.server.app import create_app
 from andon.server.settings import Settings
 from andon.store import create_engine, migrate
+from andon.store.tables import control_actions, control_approvals, control_switches
 
 POSTGRES_URL = os.environ.get("ANDON_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "support-triage.yaml"
@@ -83,6 +87,86 @@ def fill(url: str, schema: str | None, count: int, key_dir: Path) -> None:
     engine.dispose()
 
 
+def fill_control(url: str, schema: str | None, count: int) -> None:
+    """Executed actions (one per decision event) over the last hour, approvals waiting, switches."""
+    engine = create_engine(url, schema=schema)
+    now = datetime.now(UTC)
+    actions = count // 4
+    batch = 10_000
+    for start in range(0, actions, batch):
+        rows = []
+        for i in range(start, min(start + batch, actions)):
+            finished = now - timedelta(seconds=3600 * (actions - i) / actions)
+            rows.append(
+                {
+                    "id": f"act-{i:012d}",
+                    "workflow": WORKFLOWS[i % len(WORKFLOWS)],
+                    "tool": "crm.update_tier",
+                    "effect": "write",
+                    "run_id": f"run-{i // 12}",
+                    "actor": "agent",
+                    "outcome": "allow",
+                    "rule": "autonomy:autonomous",
+                    "reason": "allowed",
+                    "args": {"account_id": f"A-{i}"},
+                    "versions": {},
+                    "confidence": 0.9,
+                    "decided_at": finished,
+                    "status": "succeeded",
+                    "finished_at": finished,
+                    "before": {"tier": "standard"},
+                    "after": {"tier": "gold"},
+                    "ledger_index": i * 4 + 2,
+                }
+            )
+        with engine.begin() as conn:
+            conn.execute(control_actions.insert(), rows)
+    with engine.begin() as conn:
+        conn.execute(
+            control_approvals.insert(),
+            [
+                {
+                    "id": f"apr-bench-{i}",
+                    "action_id": f"act-{i:012d}",
+                    "workflow": "support-triage",
+                    "tool": "crm.update_tier",
+                    "requester": "agent",
+                    "rule": "approval:always",
+                    "reason": "needs a person",
+                    "context": {
+                        "input": "ticket",
+                        "confidence": 0.6,
+                        "change": {"before": {"tier": "standard"}, "after": {"tier": "gold"}},
+                    },
+                    "status": "pending" if i < 200 else "approved",
+                    "created_at": now - timedelta(minutes=i),
+                    "expires_at": now + timedelta(days=1),
+                    "decided_at": None if i < 200 else now,
+                    "decided_by": None if i < 200 else "lead",
+                }
+                for i in range(0, 2000, 5)
+            ],
+        )
+        switches = []
+        for i in range(1, 10):
+            switches.append(
+                {
+                    "id": f"sw-bench-{i}",
+                    "kind": "block_tool",
+                    "workflow": "support-triage",
+                    "target": "crm.update_tier",
+                    "actor": "ops",
+                    "reason": "bench",
+                    "created_at": now - timedelta(minutes=3 * i),
+                    "cleared_at": now - timedelta(minutes=3 * i - 1),
+                    "cleared_by": "ops",
+                    "cleared_reason": "bench",
+                }
+            )
+        conn.execute(control_switches.insert(), switches)
+    engine.dispose()
+
+
 def pages(count: int) -> list[tuple[str, str]]:
     middle = BASE + STEP * (count // 2)
     window = {
@@ -101,6 +185,12 @@ def pages(count: int) -> list[tuple[str, str]]:
         ("event + inclusion proof", f"/console/audit/{count // 3}"),
         ("runbook page", "/console/runbook"),
         ("GET /v1/events?limit=100", "/v1/events?limit=100"),
+        ("overview", "/console/"),
+        ("GET /v1/overview", "/v1/overview"),
+        ("workflow page (chart, actions)", "/console/workflows/support-triage"),
+        ("GET /v1/workflows/{id}/activity", "/v1/workflows/support-triage/activity"),
+        ("approval queue (200 waiting)", "/console/approvals"),
+        ("approval page (similar decisions)", "/console/approvals/apr-bench-0"),
     ]
 
 
@@ -149,9 +239,11 @@ def main() -> None:
             for name, url, db_schema in stores:
                 print(f"{name}: filling {args.events:,} events", file=sys.stderr)
                 fill(url, db_schema, args.events, Path(folder))
+                fill_control(url, db_schema, args.events)
                 if name == "postgres":
                     with sa.create_engine(url).begin() as conn:
                         conn.execute(sa.text(f'ANALYZE "{schema}".ledger_events'))
+                        conn.execute(sa.text(f'ANALYZE "{schema}".control_actions'))
                 for label, median, p95 in asyncio.run(measure(url, db_schema, args.events, args.repeat)):
                     rows.append((name, label, median, p95))
         finally:
