@@ -32,6 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from andon.control.actions import ActionRequest
+from andon.control.redaction import ledger_redactor
 from andon.errors import Denied
 from andon.ledger.events import Event
 from andon.ledger.log import append
@@ -137,6 +138,7 @@ def overheads(n_reads: int, n_writes: int) -> list[tuple[str, float, str]]:
         rows.append(
             ("  of which: one ledger append in its own transaction", median_us(ledger_only, n_writes), "")
         )
+        rows.extend(redaction_rows(engine, n_reads))
         rows.append(
             (
                 "guarded write: overhead (decide, run, outcome)",
@@ -146,6 +148,34 @@ def overheads(n_reads: int, n_writes: int) -> list[tuple[str, float, str]]:
         )
     a.close()
     return rows
+
+
+def redaction_rows(engine: sa.Engine, n: int) -> list[tuple[str, float, str]]:
+    """The redactor pass every ledger write makes: a decision (a fresh action id each) and a model call."""
+    with engine.connect() as conn:
+        redactor = ledger_redactor(conn)
+    decisions = iter(
+        [
+            {"action_id": f"act-{uuid.uuid4().hex}", "tool": "crm.update", "effect": "write",
+             "decision": "allow", "reason": "autonomous within limits", "rule": "autonomy:autonomous",
+             "autonomy": "autonomous", "confidence": 0.99, "args": {"key": "k", "value": "v"},
+             "approval_id": None, "fallback": None, "versions": {"prompt:triage": "v3"}}
+            for _ in range(n + 200)
+        ]
+    )  # fmt: skip
+    model_call = {
+        "prompt_version": "v3",
+        "model": "gpt-4.1-mini",
+        "input": "Ticket from dana@customer.example: please call me on +44 20 7946 0001 about my refund",
+        "output": {"label": "refund", "reply": "We will call you today."},
+        "confidence": 0.91,
+    }
+    decision_us = median_us(lambda: redactor.redact(next(decisions)), n)
+    model_call_us = median_us(lambda: redactor.redact(model_call), n)
+    return [
+        ("redaction of one decision payload (every write)", decision_us, "a few µs"),
+        ("redaction of a model call with an e-mail and a phone", model_call_us, ""),
+    ]
 
 
 def worker(url: str, schema: str, spool: str, threads: int, attempts: int, start_at: float) -> None:
