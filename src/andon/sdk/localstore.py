@@ -9,31 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from andon.errors import StoreError
-from andon.store.dialect import is_sqlite
+from andon.store.dialect import cap_lock_waits
 
 
 def limit_lock_waits(engine: Engine, seconds: float) -> None:
     """Make new connections wait at most ``seconds`` for a lock held by another writer."""
-    millis = max(1, int(seconds * 1000))
-    sqlite = is_sqlite(engine)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        cursor = dbapi_conn.cursor()
-        if sqlite:
-            cursor.execute(f"PRAGMA busy_timeout={millis}")
-        else:
-            cursor.execute(f"SET lock_timeout = {millis}")
-        cursor.close()
-        if not sqlite:
-            dbapi_conn.commit()
-
+    cap_lock_waits(engine, seconds)
     engine.dispose()  # connections opened while migrating predate the hook
 
 

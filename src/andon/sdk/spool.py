@@ -36,7 +36,8 @@ class Spool:
         final = self.directory / name
         tmp = self.directory / f".{name}.tmp"
         data = json.dumps(entry, default=repr, separators=(",", ":")).encode()
-        with self._lock, open(tmp, "wb") as handle:
+        # Owner-only: entries hold payloads as the agent made them, before the ledger masks them.
+        with self._lock, open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

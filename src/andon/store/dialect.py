@@ -46,10 +46,17 @@ def normalise_url(raw: str | URL) -> URL:
 
 def engine_options(url: URL, *, schema: str | None) -> dict[str, Any]:
     """Keyword arguments for ``sqlalchemy.create_engine`` suited to the dialect."""
+    # hide_parameters: a failed statement's message (and so any log line or traceback quoting it)
+    # never carries its values, e.g. a tool's unmasked arguments on their way into control_actions.
     if url.get_backend_name() == "sqlite":
         # We issue BEGIN ourselves (see install_sqlite_hooks) so writers take the lock up front.
-        return {"connect_args": {"check_same_thread": False, "timeout": 30}}
-    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+        return {"connect_args": {"check_same_thread": False, "timeout": 30}, "hide_parameters": True}
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": 10,
+        "max_overflow": 20,
+        "hide_parameters": True,
+    }
     if schema:
         options["connect_args"] = {"options": f"-csearch_path={schema}"}
     return options
@@ -73,6 +80,27 @@ def install_sqlite_hooks(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def cap_lock_waits(engine: Engine, seconds: float) -> None:
+    """Make connections opened from now on wait at most ``seconds`` for a lock another writer holds.
+
+    SQLite: ``PRAGMA busy_timeout``; PostgreSQL: ``SET lock_timeout``, committed so that it outlives
+    the implicit transaction the driver opened for it. Connections already pooled keep their wait.
+    """
+    millis = max(1, int(seconds * 1000))
+    sqlite = is_sqlite(engine)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        if sqlite:
+            cursor.execute(f"PRAGMA busy_timeout={millis}")
+        else:
+            cursor.execute(f"SET lock_timeout = {millis}")
+        cursor.close()
+        if not sqlite:
+            dbapi_conn.commit()
 
 
 def is_sqlite(engine_or_url: Engine | URL) -> bool:
