@@ -58,3 +58,72 @@ def test_console_works_on_a_phone_sized_screen(browser: Any, demo_server: Any, s
     shot(tab, "test_console_works_on_a_phone_sized_screen")
     context.close()
     assert overflow <= 1
+
+
+def _wait(check: Any, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:.0f} s"
+        time.sleep(0.2)
+
+
+def test_pulling_the_cord_stops_the_agent_and_resume_restarts_it(
+    page: Any, demo_server: Any, shot: Any
+) -> None:
+    api = demo_server.api()
+
+    def triage() -> dict[str, Any]:
+        agents: dict[str, dict[str, Any]] = api.get("/v1/demo").json()["agents"]
+        return agents["support-triage"]
+
+    _wait(lambda: triage()["executed"] >= 2, "triage acting")
+    page.goto(f"{demo_server.url}/console/workflows/support-triage")
+    pause = page.locator("form.cord:has(input[name=op][value=pause_workflow])")
+    pause.locator("input[name=reason]").fill("billing tickets misrouted")
+    pause.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    _wait(lambda: triage()["denied"] >= 1, "the paused agent being refused")
+    stopped = triage()["executed"]
+    time.sleep(1.5)
+    assert triage()["executed"] == stopped, "the agent kept acting after the pause"
+    assert "Unsorted" in (triage()["fallback"] or ""), "the denial did not carry the fallback queue"
+    shot(page, "workflow_paused")
+
+    resume = page.locator("form.cord:has(input[name=op][value=resume])")
+    resume.locator("input[name=reason]").fill("prompt restored, tests added")
+    resume.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    _wait(lambda: triage()["executed"] > stopped, "the agent acting again after resume")
+
+
+def _pending(api: Any) -> list[dict[str, Any]]:
+    body = api.get("/v1/approvals", params={"status": "pending"}).json()
+    items: list[dict[str, Any]] = body.get("approvals", body.get("items", []))
+    return items
+
+
+def test_a_person_approves_one_held_action_and_rejects_another(
+    page: Any, demo_server: Any, shot: Any
+) -> None:
+    api = demo_server.api()
+    _wait(lambda: len(_pending(api)) >= 2, "two actions held for approval", timeout=30)
+    first, second = _pending(api)[:2]
+
+    page.goto(f"{demo_server.url}/console/approvals/{first['id']}")
+    assert first["tool"] in page.locator("main").inner_text()
+    shot(page, "approval_context")
+    page.locator("form.cord:has(input[name=op][value=approve]) button").click()
+    page.wait_for_load_state()
+    _wait(
+        lambda: api.get(f"/v1/approvals/{first['id']}").json()["status"] in ("approved", "executed"),
+        "approval",
+    )
+
+    page.goto(f"{demo_server.url}/console/approvals/{second['id']}")
+    reject = page.locator("form.cord:has(input[name=op][value=reject])")
+    reject.locator("input[name=reason]").fill("amount does not match the invoice")
+    reject.locator("button").click()
+    page.wait_for_load_state()
+    decided = api.get(f"/v1/approvals/{second['id']}").json()
+    assert decided["status"] == "rejected"
+    shot(page, "approval_rejected")
