@@ -195,3 +195,36 @@ async def test_listen_notify_wakes_another_process_at_once(postgres_schema: tupl
         await feed.stop()
         writer_engine.dispose()
         reader_engine.dispose()
+
+
+@pytest.mark.postgres
+def test_two_servers_on_one_postgres_share_changes(
+    postgres_schema: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pause pulled through replica A reaches a stream client of replica B."""
+    monkeypatch.setenv("ANDON_DATA_DIR", str(tmp_path / "data"))
+    url, schema = postgres_schema
+    engine = create_engine(url, schema=schema)
+    migrate(engine)
+    apply(engine)
+    engine.dispose()
+    settings = Settings(database_url=url, database_schema=schema)
+    a, b = LiveServer(settings), LiveServer(settings)
+    try:
+        events = Events(b.url, b.key("agent", owner="svc-triage", workflows=["support-triage"]))
+        try:
+            assert events.next()["data"]["switches"] == []
+            ops = {"Authorization": f"Bearer {a.key('responder', owner='ops-lead')}"}
+            pause = {
+                "kind": "pause_workflow",
+                "workflow": "support-triage",
+                "reason": "seen by every replica",
+            }
+            assert httpx.post(a.url + "/v1/switches", json=pause, headers=ops).status_code == 200
+            seen = events.next()["data"]["switches"]
+            assert [(s["kind"], s["reason"]) for s in seen] == [("pause_workflow", "seen by every replica")]
+        finally:
+            events.close()
+    finally:
+        a.stop()
+        b.stop()
