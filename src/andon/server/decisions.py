@@ -81,7 +81,10 @@ class DecisionWriter:
                     break
                 batch.append(item)
             for pending, result in zip(batch, self._decide(batch), strict=True):
-                pending.loop.call_soon_threadsafe(_settle, pending.future, result)
+                try:
+                    pending.loop.call_soon_threadsafe(_settle, pending.future, result)
+                except RuntimeError:  # that request's event loop is gone (shutdown); serve the rest
+                    continue
             if stop:
                 return
 
