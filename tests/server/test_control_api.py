@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -158,3 +159,20 @@ async def test_approvals_over_the_api(server: Server, error_body: ErrorBody) -> 
     error_body(await server.client.get("/v1/approvals/apr-nope", headers=responder), 404)
     stats = (await server.client.get("/v1/approvals/stats", headers=responder)).json()
     assert [(s["decisions"], s["rejected"]) for s in stats["approvers"]] == [(1, 1)]
+
+
+async def test_group_committed_decisions_keep_limits_exact(server: Server) -> None:
+    """40 concurrent requests share batches of the decision writer; a 10/min tool limit allows 10."""
+    apply(
+        server.engine,
+        triage_document(limits={"rate": {"workflow": "100000/min", "tools": {"crm.update_tier": "10/min"}}}),
+    )
+    headers = agent(server)
+    answers = await asyncio.gather(
+        *(server.client.post("/v1/decisions", json=WRITE, headers=headers) for _ in range(40))
+    )
+    outcomes = [a.json()["outcome"] for a in answers]
+    assert outcomes.count("allow") == 10 and outcomes.count("deny") == 30
+    assert {a.json()["rule"] for a in answers if a.json()["outcome"] == "deny"} == {"rate_limit"}
+    with server.engine.connect() as conn:
+        assert [e.kind for e in read_events(conn)].count("decision") == 40
