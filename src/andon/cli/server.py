@@ -78,7 +78,17 @@ def serve(host: str | None, port: int | None) -> None:
         click.echo(f"First run: created console user 'admin' with password {password}")
         click.echo("  (shown only now; add people with `andon users create NAME --role ROLE`)")
     sys.stdout.flush()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    # The serving process signs a checkpoint every second while events arrive (issue: tamper evidence
+    # must not wait for someone to ask for it).
+    from andon.ledger.checkpoint import Checkpointer
+    from andon.ledger.keys import signing_key
+
+    signer_engine = _open()
+    try:
+        with Checkpointer(signer_engine, signer=signing_key()):
+            uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    finally:
+        signer_engine.dispose()
 
 
 @click.group()

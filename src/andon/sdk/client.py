@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from andon.control.actions import ActionDecision
     from andon.control.service import ControlService
     from andon.control.versions import Version
+    from andon.ledger.checkpoint import Checkpointer
     from andon.sdk.stream import StateStream
     from andon.sdk.undo import RollbackReport
 
@@ -67,6 +68,7 @@ class Andon:
         # stream (connect mode) never put an older copy over a newer one.
         self._state_lock = threading.Lock()
         self._stream: StateStream | None = None
+        self._checkpointer: Checkpointer | None = None
         if not self.refresh():
             self._load_saved_state()
         self._refresher = threading.Thread(target=self._refresh_loop, name="andon-refresh", daemon=True)
@@ -83,12 +85,14 @@ class Andon:
         spool_dir: str | Path | None = None,
         lock_timeout: float = 2.0,
         refresh_interval: float = 0.25,
+        checkpoint_interval: float | None = 1.0,
     ) -> Andon:
         """In-process control plane on a store.
 
         ``path`` is a SQLite file or a database URL (``schema`` for PostgreSQL); by default the CLI's
         store ($ANDON_DATABASE_URL, else andon.db under $ANDON_DATA_DIR, default ./.andon). A write waits
-        at most ``lock_timeout`` seconds for a locked store, then fails closed."""
+        at most ``lock_timeout`` seconds for a locked store, then fails closed. The process signs a
+        ledger checkpoint every ``checkpoint_interval`` seconds while events arrive (None: never)."""
         from andon.control.service import StoreControl
         from andon.sdk.localstore import file_guard, limit_lock_waits
         from andon.store import create_engine, database_url, migrate
@@ -103,9 +107,19 @@ class Andon:
         precheck = file_guard(engine, Path(text)) if "://" not in text else None
         service = StoreControl(engine, precheck=precheck)
         default_spool = (Path(text).parent if "://" not in text else Path(".andon")) / "spool"
-        return cls(
+        client = cls(
             service, spool_dir=spool_dir or default_spool, actor=actor, refresh_interval=refresh_interval
         )
+        if checkpoint_interval:
+            # No server signs for an embedded store, so the agent process does, while events arrive.
+            from andon.ledger.checkpoint import Checkpointer
+            from andon.ledger.keys import signing_key
+
+            key_dir = Path(text).parent if "://" not in text else None
+            client._checkpointer = Checkpointer(
+                engine, signer=signing_key(key_dir), interval=checkpoint_interval
+            ).start()
+        return client
 
     @classmethod
     def connect(
@@ -445,6 +459,11 @@ class Andon:
 
     def close(self) -> None:
         self._stop.set()
+        if self._checkpointer is not None:
+            try:
+                self._checkpointer.stop(final=True)
+            except Exception as exc:  # closing must never crash the host agent
+                log.warning("andon: last checkpoint not signed (%s)", exc)
         if self._stream is not None:
             self._stream.close()
         self.delivery.close()
