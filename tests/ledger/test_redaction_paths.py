@@ -223,3 +223,28 @@ def test_verify_passes_and_evidence_holds_nothing_unmasked(
     for text in contents:
         for rule, value in RAW.items():
             assert value not in text, f"{rule} in the bundle"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "act-4111111111111111abcdef0123456789",  # an action id whose hex holds a Luhn-valid digit run
+        "sha256:ab4111111111111111cd",
+        "ia-00000179a3f0c2e84111111111111111",
+    ],
+)
+def test_ids_and_digests_are_never_masked(text: str, data_dir: Path) -> None:
+    assert Redactor(key=redaction_key(data_dir)).redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [("+441234567890", "phone"), ("(020)7946-0001", "phone"), ("call 0207 946 0001 today", "phone"),
+     ("4111111111111111", "card"), ("card:4111-1111-1111-1111", "card"),
+     ("Bearer abcdefgh12345678", "secret"), ("BEARER abcdefgh12345678", "secret"), ("x@y.example", "email")],
+)  # fmt: skip
+def test_the_fast_path_never_skips_a_value_a_rule_masks(text: str, rule: str, data_dir: Path) -> None:
+    """Each rule is only run on strings holding its trigger: the triggers must cover every match."""
+    redactor = Redactor(key=redaction_key(data_dir))
+    assert tokens(redactor.redact_text(text), rule), text
+    assert redactor.redact_text(text) == redactor.redact_text(text)  # a second pass: the same token

@@ -82,7 +82,9 @@ _TRIGGERS = {
     "bearer": r"b(?i:earer)|B(?i:earer)",
     "email": r"@",
     "card": r"\d(?:[ -]?\d){12}",
-    "phone": r"\d[\d\s().-]{6,}\d",  # also contained in every card number
+    # Seven characters of a phone or card number from its first digit, which follows no letter, digit
+    # or dash (after a "+" or "(" it may): so hex ids and digests ("act-3f09…") do not trigger it.
+    "phone": r"(?<![\w-])\d[\d\s().-]{6}",  # also contained in every card number
 }
 _T = {name: re.compile(pattern) for name, pattern in _TRIGGERS.items()}
 
