@@ -22,11 +22,14 @@ from sqlalchemy.engine import Engine
 
 from andon.cli.main import cli
 from andon.control.service import StoreControl
+from andon.detect import DetectorEngine
 from andon.ledger.checkpoint import write_checkpoint
 from andon.ledger.events import Event
 from andon.ledger.evidence import export_bundle, verify_bundle
 from andon.ledger.keys import redaction_key, signing_key
+from andon.ledger.log import read_events
 from andon.ledger.redact import Redactor
+from andon.runbook.revisions import latest_revision
 from andon.sdk.client import Andon
 from andon.server import apikeys
 from andon.server.app import create_app
@@ -223,6 +226,27 @@ def test_verify_passes_and_evidence_holds_nothing_unmasked(
     for text in contents:
         for rule, value in RAW.items():
             assert value not in text, f"{rule} in the bundle"
+
+
+def test_outbound_data_still_knows_the_organisations_own_address_once_masked(
+    client: Andon, store: Engine
+) -> None:
+    @client.tool("support-triage", "email.send_refund")
+    def send_refund(to: str, body: str) -> dict[str, bool]:
+        return {"queued": True}
+
+    with client.run("support-triage") as run:
+        run.model_call(output="refund", confidence=0.95)
+        send_refund(to="customer@example.org", body="Questions? Write to sue@acme.example.")
+        send_refund(to="customer@example.org", body=f"Card {CARD} refunded. Questions: sue@acme.example")
+    assert client.flush(30)
+    with store.connect() as conn:
+        events = read_events(conn)
+        revision = latest_revision(conn)
+    assert revision is not None
+    signals = [s for s in DetectorEngine(revision.runbook).feed(events) if s.detector == "outbound_data"]
+    # sue@acme.example is the organisation's own contact: masked in the ledger, and still not flagged.
+    assert [s.details["found"] for s in signals] == [{"card": 1}]
 
 
 @pytest.mark.parametrize(

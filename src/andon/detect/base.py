@@ -26,24 +26,45 @@ class Context:
     tool_rates: tuple[tuple[str, Rate], ...] = ()  # limits.rate.tools
     confidence_threshold: float | None = None  # limits.confidence_threshold
     own_contacts: frozenset[str] = frozenset()  # organisation e-mail addresses and phone digits
+    # How the organisation's contacts and outbound_data ``allow`` values read in the ledger, which masks
+    # them ("[email:0123456789]") before storing: never flagged either.
+    masked_allowed: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, workflow: Workflow, runbook: Runbook | None = None) -> Context:
         contacts: set[str] = set()
+        raw: list[str] = []
         if runbook is not None:
             for contact in runbook.organisation.contacts.values():
                 if contact.email:
                     contacts.add(contact.email.strip().lower())
+                    raw.append(contact.email.strip())
                 if contact.phone:
                     contacts.add(digits_of(contact.phone))
+                    raw.append(contact.phone.strip())
+        config = workflow.detectors or Detectors()
+        raw += [value.strip() for value in config.outbound_data.allow]
         return cls(
             workflow=workflow.id,
-            config=workflow.detectors or Detectors(),
+            config=config,
             rate=workflow.limits.rate.workflow,
             tool_rates=tuple(sorted(workflow.limits.rate.tools.items())),
             confidence_threshold=workflow.limits.confidence_threshold,
             own_contacts=frozenset(contacts),
+            masked_allowed=masked_forms(raw),
         )
+
+
+def masked_forms(values: list[str]) -> frozenset[str]:
+    """The ledger's tokens for ``values`` as written and lower-cased (an address is masked as written)."""
+    if not values:
+        return frozenset()
+    from andon.ledger.keys import redaction_key
+    from andon.ledger.redact import Redactor
+
+    redactor = Redactor(key=redaction_key())
+    forms = {form for value in values for form in (value, value.lower())}
+    return frozenset(redactor.mask(rule, form) for form in forms for rule in ("email", "phone"))
 
 
 def digits_of(text: str) -> str:

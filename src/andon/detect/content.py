@@ -89,6 +89,7 @@ class OutboundData(Detector):
         allow = {value.strip().lower() for value in cfg.allow}
         allow |= {digits_of(value) for value in cfg.allow if len(digits_of(value)) >= 7}
         self.allow = frozenset(allow | context.own_contacts)
+        self.masked_allowed = context.masked_allowed
 
     def observe(self, event: LedgerEvent) -> Signal | None:
         payload = event.payload
@@ -129,7 +130,9 @@ class OutboundData(Detector):
                     continue
                 yield rule.name
         for match in _MASKED.finditer(text):
-            if match.group(1) in self.kinds_masked and match.group(0).lower() not in recipients:
+            token = match.group(0)
+            allowed = token in recipients or token in self.masked_allowed
+            if match.group(1) in self.kinds_masked and not allowed:
                 yield match.group(1)
 
     def _allowed(self, kind: str, value: str, recipients: set[str]) -> bool:
