@@ -88,8 +88,9 @@ def incidents(ctx: click.Context, show_all: bool, output: str, db: str | None) -
 def list_cmd(show_all: bool, state: str | None, output: str, db: str | None) -> None:
     """List incidents, newest first (open ones unless --all or --state)."""
     from andon.incidents.records import list_incidents
+    from andon.store import reading
 
-    with open_engine(db).connect() as conn:
+    with reading(open_engine(db)) as conn:
         found = list_incidents(conn, state=state, open_only=not show_all and state is None)
     title = f"{len(found)} incident(s)" + ("" if show_all or state else " open")
     emit(
@@ -104,8 +105,9 @@ def list_cmd(show_all: bool, state: str | None, output: str, db: str | None) -> 
 def show(incident: str, output: str, db: str | None) -> None:
     """One incident: owners, checklist, containment, evidence freezes and its timeline."""
     from andon.incidents.views import incident_view
+    from andon.store import reading
 
-    with open_engine(db).connect() as conn:
+    with reading(open_engine(db)) as conn:
         view = incident_view(conn, incident, now=_now())
     if output == "json":
         emit(output, view, "")

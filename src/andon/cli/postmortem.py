@@ -15,6 +15,7 @@ import click
 from andon.cli.control import actor_name, actor_option, db_option, emit, output_option, table, when
 from andon.cli.incidents import open_engine
 from andon.errors import ConfigError
+from andon.store import reading
 
 
 def _required(required: bool) -> str:
@@ -96,7 +97,7 @@ def clocks(
                 disposition="not_required" if not_required else "filed",
             )
     now = _now()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         found = [get_incident(conn, incident)] if incident else list_incidents(conn, open_only=True)
         views = [(i, clock_views(conn, i, now=now)) for i in found]
     data = [{"incident": i.id, "clocks": c} for i, c in views]
@@ -133,7 +134,7 @@ def affected_cmd(incident: str, customers: bool, out: Path | None, output: str, 
     from andon.incidents.affected import customers as by_customer
     from andon.incidents.records import get_incident
 
-    with open_engine(db).connect() as conn:
+    with reading(open_engine(db)) as conn:
         rows = affected(conn, get_incident(conn, incident))
     if customers:
         people = by_customer(rows)

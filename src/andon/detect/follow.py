@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from andon.detect.engine import DetectorEngine, Sink
 from andon.ledger.log import read_events
 from andon.runbook.revisions import latest_revision
+from andon.store import reading
 
 
 class Wakeup:
@@ -59,7 +60,7 @@ def follow(
     checked = float("-inf")
     while not stop.is_set():
         now = time.monotonic()
-        with engine_db.connect() as conn:
+        with reading(engine_db) as conn:
             if now - checked >= runbook_every:
                 checked = now
                 latest = latest_revision(conn)

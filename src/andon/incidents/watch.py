@@ -26,6 +26,7 @@ from andon.detect.signal import Signal
 from andon.incidents.service import IncidentDesk, Opened
 from andon.ledger.log import read_events, tree_size
 from andon.runbook.revisions import latest_revision
+from andon.store import reading
 
 log = logging.getLogger("andon.incidents")
 
@@ -63,7 +64,7 @@ class IncidentWatch:
         self._threads: list[threading.Thread] = []
 
     def _warm(self) -> int:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             size = tree_size(conn)
             latest = latest_revision(conn)
             if latest is not None:

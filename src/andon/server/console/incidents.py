@@ -35,6 +35,7 @@ from andon.server.auth import EngineDep, ensure_workflow, require
 from andon.server.console.pages import render
 from andon.server.errors import ApiError
 from andon.server.principals import Principal, role_allows
+from andon.store import reading
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 Viewer = Annotated[Principal, Depends(require("viewer"))]
@@ -59,7 +60,7 @@ def _left(seconds: int | None) -> str:
 def incidents_page(
     request: Request, who: Viewer, engine: EngineDep, show: str = "open", msg: str = "", error: str = ""
 ) -> HTMLResponse:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = list_incidents(conn, open_only=show != "all")
         revision = latest_revision(conn)
     classes = [c.id for c in revision.runbook.incident_classes] if revision else []
@@ -110,7 +111,7 @@ def incident_page(
     """The incident: clocks with time left, checklist, one-click containment, affected records, timeline,
     review and the restart gate."""
     now = _now()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         try:
             view = incident_view(conn, incident_id, now=now, timeline_limit=300)
         except IncidentNotFound as exc:
@@ -260,7 +261,7 @@ async def incident_action(request: Request, incident_id: str, who: Responder, en
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str) and len(v) <= 10_000}
     from starlette.concurrency import run_in_threadpool
 
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         try:
             incident = get_incident(conn, incident_id)
         except IncidentNotFound as exc:

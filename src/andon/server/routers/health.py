@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from andon.server.auth import EngineDep
 from andon.server.errors import ApiError
+from andon.store import reading
 
 router = APIRouter(tags=["health"])
 
@@ -17,7 +18,7 @@ router = APIRouter(tags=["health"])
 def healthz(engine: EngineDep) -> dict[str, Any]:
     """200 with the store's dialect and schema revision; 503 when the store does not answer."""
     try:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             revision = conn.execute(sa.text("select version_num from alembic_version")).scalar()
     except sa.exc.SQLAlchemyError as exc:
         raise ApiError(

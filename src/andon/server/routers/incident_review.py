@@ -23,6 +23,7 @@ from andon.server.routers.incidents import (
     found,
     utcnow,
 )
+from andon.store import reading
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
@@ -99,7 +100,7 @@ def act_route(incident_id: str, body: ActIn, who: Responder, engine: EngineDep) 
 
 @router.get("/{incident_id}/clocks")
 def clocks_route(incident_id: str, who: Viewer, engine: EngineDep) -> dict[str, Any]:
-    with engine.connect() as conn, found(conn, incident_id, who) as incident:
+    with reading(engine) as conn, found(conn, incident_id, who) as incident:
         return {
             "incident": incident.id,
             "regimes": acts.applicable_regimes(conn, incident),
@@ -112,7 +113,7 @@ def affected_route(
     incident_id: str, who: Viewer, engine: EngineDep, format: Literal["json", "csv"] = "json"
 ) -> dict[str, Any] | Response:
     """Actions, records and recipients touched in the window or under a suspect version."""
-    with engine.connect() as conn, found(conn, incident_id, who) as incident:
+    with reading(engine) as conn, found(conn, incident_id, who) as incident:
         rows = affected.affected(conn, incident)
     if format == "csv":
         return PlainTextResponse(
@@ -125,7 +126,7 @@ def affected_route(
 
 @router.get("/{incident_id}/review")
 def review_route(incident_id: str, who: Viewer, engine: EngineDep) -> dict[str, Any]:
-    with engine.connect() as conn, found(conn, incident_id, who) as incident:
+    with reading(engine) as conn, found(conn, incident_id, who) as incident:
         return {
             "review": review.get_review(conn, incident.number).as_dict(),
             "restart_gate": review.restart_gate(conn, incident),
@@ -197,7 +198,7 @@ def case_route(incident_id: str, body: CaseIn, who: Responder, engine: EngineDep
 
 @router.get("/{incident_id}/review/cases.jsonl")
 def cases_route(incident_id: str, who: Viewer, engine: EngineDep) -> Response:
-    with engine.connect() as conn, found(conn, incident_id, who) as incident:
+    with reading(engine) as conn, found(conn, incident_id, who) as incident:
         text = review.eval_cases_jsonl(review.get_review(conn, incident.number), incident)
     return PlainTextResponse(text, media_type="application/x-ndjson")
 

@@ -28,6 +28,7 @@ from andon.server import audit
 from andon.server.auth import EngineDep, ensure_workflow, require
 from andon.server.errors import ApiError
 from andon.server.principals import Principal
+from andon.store import reading
 
 log = logging.getLogger("andon.server")
 
@@ -161,7 +162,7 @@ def list_route(
     all: bool = False,
 ) -> dict[str, Any]:
     """Incidents, newest first: the open ones, or every one with ``all=true``, or those in ``state``."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = list_incidents(conn, state=state, open_only=not all and state is None)
     visible = [
         i for i in rows if (i.workflow is None and who.workflows is None) or who.may_touch(i.workflow or "")
@@ -197,7 +198,7 @@ def declare_route(body: DeclareIn, who: Responder, engine: EngineDep) -> dict[st
 def show_route(incident_id: str, who: Viewer, engine: EngineDep) -> dict[str, Any]:
     """Everything about one incident: owners, signals, checklist, containment, freezes, clocks, review,
     restart gate and the timeline from the ledger."""
-    with engine.connect() as conn, found(conn, incident_id, who):
+    with reading(engine) as conn, found(conn, incident_id, who):
         return incident_view(conn, incident_id, now=utcnow())
 
 
@@ -288,7 +289,7 @@ def contain_route(incident_id: str, body: ContainIn, who: Responder, engine: Eng
 
 @router.post("/{incident_id}/freeze", status_code=201)
 def freeze_route(incident_id: str, who: Responder, engine: EngineDep) -> dict[str, Any]:
-    with engine.connect() as conn, found(conn, incident_id, who):
+    with reading(engine) as conn, found(conn, incident_id, who):
         pass
     return {"freeze": desk_of(engine).freeze(incident_id, actor=who.actor).as_dict()}
 
@@ -296,7 +297,7 @@ def freeze_route(incident_id: str, who: Responder, engine: EngineDep) -> dict[st
 @router.post("/{incident_id}/restore")
 def restore_route(incident_id: str, body: RestoreIn, who: Responder, engine: EngineDep) -> dict[str, Any]:
     """Freeze the evidence and restore a version in one transaction; no freeze, no restore."""
-    with engine.connect() as conn, found(conn, incident_id, who):
+    with reading(engine) as conn, found(conn, incident_id, who):
         pass
     step, frozen = desk_of(engine).restore(
         incident_id, kind=body.kind, name=body.name, to=body.to, actor=who.actor, reason=body.reason
