@@ -76,10 +76,20 @@ def make_events(count: int, *, writer: int = 0) -> list[Event]:
     ]
 
 
-def run_appends(url: str, schema: str | None, *, count: int, batch: int) -> tuple[float, float]:
-    """Append ``count`` events in transactions of ``batch``; returns (start, end) wall-clock times."""
+def run_appends(
+    url: str, schema: str | None, *, count: int, batch: int, start_at: float = 0.0
+) -> tuple[float, float]:
+    """Append ``count`` events in transactions of ``batch``; returns (start, end) wall-clock times.
+
+    A writer waits until ``start_at`` (wall clock) once its engine and events are ready, so that
+    concurrent writers start together and process start-up is not counted as append time.
+    """
     engine = create_engine(url, schema=schema)
+    with engine.connect() as conn:
+        tree_size(conn)  # open the pooled connection before the clock starts
     events = make_events(count, writer=os.getpid())
+    if start_at > time.time():
+        time.sleep(start_at - time.time())
     start = time.time()
     for first in range(0, count, batch):
         with engine.begin() as conn:
@@ -95,7 +105,17 @@ def append_rate(url: str, schema: str | None, *, count: int, batch: int, writers
         start, end = run_appends(url, schema, count=count, batch=batch)
         return count / (end - start)
     per_writer = count // writers
-    args = [sys.executable, __file__, "--worker", url, schema or "-", str(per_writer), str(batch)]
+    start_at = time.time() + 2.0  # time enough for every writer process to import and get ready
+    args = [
+        sys.executable,
+        __file__,
+        "--worker",
+        url,
+        schema or "-",
+        str(per_writer),
+        str(batch),
+        str(start_at),
+    ]
     procs = [subprocess.Popen(args, stdout=subprocess.PIPE, text=True) for _ in range(writers)]
     spans = []
     for proc in procs:
@@ -279,7 +299,10 @@ def print_table(rows: list[Row], elapsed: float) -> None:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         url, schema, count, batch = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-        print(json.dumps(run_appends(url, None if schema == "-" else schema, count=count, batch=batch)))
+        span = run_appends(
+            url, None if schema == "-" else schema, count=count, batch=batch, start_at=float(sys.argv[6])
+        )
+        print(json.dumps(span))
         return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -50,7 +50,16 @@ def engine_options(url: URL, *, schema: str | None) -> dict[str, Any]:
     # never carries its values, e.g. a tool's unmasked arguments on their way into control_actions.
     if url.get_backend_name() == "sqlite":
         # We issue BEGIN ourselves (see install_sqlite_hooks) so writers take the lock up front.
-        return {"connect_args": {"check_same_thread": False, "timeout": 30}, "hide_parameters": True}
+        # The pool keeps as many connections as the server has request threads (AnyIO's 40): a
+        # connection returned to a full pool is closed, and opening one (pragmas, WAL index) costs
+        # more than the queries most requests make.
+        sqlite: dict[str, Any] = {
+            "connect_args": {"check_same_thread": False, "timeout": 30},
+            "hide_parameters": True,
+        }
+        if url.database not in (None, "", ":memory:"):  # an in-memory store has one connection per thread
+            sqlite.update(pool_size=48, max_overflow=16)
+        return sqlite
     options: dict[str, Any] = {
         "pool_pre_ping": True,
         "pool_size": 10,
