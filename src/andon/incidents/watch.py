@@ -29,6 +29,7 @@ from andon.runbook.revisions import latest_revision
 from andon.store import reading
 
 log = logging.getLogger("andon.incidents")
+_STOP = -1  # put on the follow-up queue to end its thread (incident numbers start at 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,8 @@ class IncidentWatch:
                 number = self._followups.get(timeout=self.escalate_every)
             except queue.Empty:
                 number = None
+            if number == _STOP:
+                return
             try:
                 if number is not None:
                     self.desk.after_open(number)
@@ -135,6 +138,7 @@ class IncidentWatch:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._followups.put(_STOP)  # the follow-up thread may be waiting out escalate_every
         if self.wakeup is not None:
             self.wakeup.notify()
         for thread in self._threads:
