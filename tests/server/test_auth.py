@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import Depends
 
+from andon.server import apikeys
 from andon.server.app import create_app
 from andon.server.auth import require
 from andon.server.principals import Principal
@@ -65,16 +68,48 @@ async def test_only_the_hash_of_a_key_is_stored(server: Server) -> None:
     assert stored == hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def test_an_expired_key_is_refused(server: Server, error_body: ErrorBody) -> None:
-    created = await create(server, name="short-lived", role="viewer", expires_in_days=1)
-    headers = {"Authorization": f"Bearer {created['key']}"}
-    assert (await server.client.get("/v1/whoami", headers=headers)).status_code == 200
-    with server.engine.begin() as conn:  # let a day pass
-        conn.execute(
-            api_keys.update().where(api_keys.c.id == created["id"]).values(expires_at=utcnow() - timedelta(1))
-        )
-    body = error_body(await server.client.get("/v1/whoami", headers=headers), 401)
-    assert f"API key {created['id']} expired" in body["error"]
+async def test_an_expired_key_is_refused_even_when_just_verified(
+    settings: Settings, run_app: RunApp, error_body: ErrorBody
+) -> None:
+    # A long cache: the refusal must come from the key's own expiry, not from reading the store again.
+    async with run_app(create_app(replace(settings, key_cache_seconds=600))) as srv:
+        expires_at = utcnow() + timedelta(seconds=0.5)
+        headers = {"Authorization": f"Bearer {srv.new_key('viewer', expires_at=expires_at)}"}
+        assert (await srv.client.get("/v1/whoami", headers=headers)).status_code == 200
+        await asyncio.sleep(max(0.0, (expires_at - utcnow()).total_seconds()) + 0.05)
+        body = error_body(await srv.client.get("/v1/whoami", headers=headers), 401)
+        assert "expired at" in body["error"]
+
+
+async def test_a_change_to_a_key_made_elsewhere_is_seen_within_the_cache_time(
+    settings: Settings, run_app: RunApp, error_body: ErrorBody
+) -> None:
+    # Another process (the CLI, another replica) changes the row: this process trusts what it
+    # verified for key_cache_seconds, then reads the store again.
+    async with run_app(create_app(replace(settings, key_cache_seconds=0.3))) as srv:
+        headers = {"Authorization": f"Bearer {srv.new_key('viewer', workflows=['quotes'])}"}
+        key_id = (await srv.client.get("/v1/whoami", headers=headers)).json()["id"]
+        with srv.engine.begin() as conn:
+            conn.execute(api_keys.update().where(api_keys.c.id == key_id).values(workflows=["refunds"]))
+        assert (await srv.client.get("/v1/whoami", headers=headers)).json()["workflows"] == ["quotes"]
+        await asyncio.sleep(0.35)
+        assert (await srv.client.get("/v1/whoami", headers=headers)).json()["workflows"] == ["refunds"]
+
+
+@pytest.mark.parametrize("cache_seconds", [0.3, 0.0])
+async def test_a_key_revoked_elsewhere_works_at_most_for_the_cache_time(
+    settings: Settings, run_app: RunApp, error_body: ErrorBody, cache_seconds: float
+) -> None:
+    async with run_app(create_app(replace(settings, key_cache_seconds=cache_seconds))) as srv:
+        headers = {"Authorization": f"Bearer {srv.new_key('viewer')}"}
+        key_id = (await srv.client.get("/v1/whoami", headers=headers)).json()["id"]
+        with srv.engine.begin() as conn:  # as `andon keys revoke` in another process does
+            apikeys.revoke_key(conn, key_id, revoked_by="cli:ops")
+        if cache_seconds:
+            assert (await srv.client.get("/v1/whoami", headers=headers)).status_code == 200
+            await asyncio.sleep(cache_seconds + 0.05)
+        body = error_body(await srv.client.get("/v1/whoami", headers=headers), 401)
+        assert f"API key {key_id} was revoked" in body["error"]
 
 
 async def test_a_revoked_key_stops_working_at_once(server: Server, error_body: ErrorBody) -> None:

@@ -3,12 +3,16 @@
 ``decide_action`` reads the workflow's policy and switches, locks and debits the rate buckets, records
 the action row, opens an approval when held, and appends the ``decision`` event — all in the caller's
 transaction, so a decision exists in the ledger before the tool runs and limits never overshoot.
+``decide_actions`` does the same for many actions in order (the server's group commit), with one
+bucket lock and one ledger append for all of them.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,14 +20,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from andon.control.approvals import new_approval_id, request_approval
-from andon.control.decide import Action, Decision, decide
+from andon.control.decide import Action, decide
 from andon.control.journal import emit
-from andon.control.limits import Bucket, breaker_verdict, level, limits_for
+from andon.control.limits import Bucket, Limit, breaker_verdict, level, limits_for
 from andon.control.redaction import redactor_for
 from andon.control.snapshot import current_revision, policies, workflow_state
-from andon.control.state import WorkflowPolicy
+from andon.control.state import ControlState, WorkflowPolicy
 from andon.control.switches import trip_breaker
 from andon.errors import ControlError
+from andon.ledger.canonical import format_time
+from andon.ledger.events import Event
+from andon.ledger.log import append
+from andon.store.dialect import bulk_insert
 from andon.store.tables import control_actions, control_buckets
 
 STATUS_BY_OUTCOME = {"allow": "allowed", "deny": "denied", "hold": "held", "simulate": "simulated"}
@@ -66,11 +74,15 @@ class ActionDecision:
     ledger_index: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every field is a plain value, so no deep copy (asdict) is needed; this is on the hot path.
+        return {name: getattr(self, name) for name in _DECISION_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ActionDecision:
         return cls(**data)
+
+
+_DECISION_FIELDS = tuple(f.name for f in fields(ActionDecision))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,129 +117,214 @@ _DEBIT = (
     .where(_b.key == sa.bindparam("k"))
     .values(tokens=sa.bindparam("t"), updated=sa.bindparam("u"))
 )
-_INSERT_ACTION = control_actions.insert()
-
-
-def _take_buckets(conn: Connection, policy: WorkflowPolicy, tool: str, now: float) -> dict[str, float]:
-    """Lock the action's bucket rows (creating missing ones) and return their levels at ``now``."""
-    found = limits_for(policy, tool)
-    if not found:
-        return {}
-    keys = sorted(limit.key for limit in found)  # one lock order for every writer: no deadlocks
-    rows = {row.key: Bucket(row.tokens, row.updated) for row in conn.execute(_LOCK_BUCKETS, {"keys": keys})}
-    missing = [key for key in keys if key not in rows]
-    if missing:
-        rates = {limit.key: limit.rate for limit in found}
-        for key in missing:
-            try:
-                with conn.begin_nested():
-                    conn.execute(
-                        control_buckets.insert().values(key=key, tokens=float(rates[key].count), updated=now)
-                    )
-            except sa.exc.IntegrityError:
-                pass  # another writer created it first; the locked read below sees theirs
-        rows = {
-            row.key: Bucket(row.tokens, row.updated) for row in conn.execute(_LOCK_BUCKETS, {"keys": keys})
-        }
-    return {limit.key: level(rows.get(limit.key), limit.rate, now) for limit in found}
-
-
-def _debit(conn: Connection, decision: Decision, tokens: dict[str, float], now: float) -> None:
-    if decision.debit:
-        conn.execute(_DEBIT, [{"k": key, "t": tokens[key] - 1.0, "u": now} for key in decision.debit])
+# Action rows go to the driver as they are (dialect.bulk_insert): per-row SQLAlchemy processing of
+# the JSON and time columns cost more than the rest of a decision's recording.
+_ACTION_COLUMNS = (
+    "id", "workflow", "tool", "effect", "run_id", "actor", "outcome", "rule", "reason", "approval_id",
+    "args", "versions", "confidence", "before", "decided_at", "status", "ledger_index",
+)  # fmt: skip
 
 
 def decide_action(conn: Connection, request: ActionRequest, *, now: datetime) -> ActionDecision:
     """Decide one proposed action and record it (action row, approval if held, ledger event)."""
-    state = workflow_state(conn, request.workflow, now=now)
-    ts = now.timestamp()
-    policy = state.workflows.get(request.workflow)
-    tool_policy = policy.tools.get(request.tool) if policy else None
-    tokens: dict[str, float] | None = None
-    if policy is not None and tool_policy is not None and tool_policy.changes_things:
-        # Only a decision that could allow or hold needs the buckets; a stop needs no lock.
-        preview = decide(state, Action(request.workflow, request.tool, confidence=request.confidence), now=ts)
-        if preview.outcome in ("allow", "hold"):
-            tokens = _take_buckets(conn, policy, request.tool, ts)
-    action = Action(request.workflow, request.tool, confidence=request.confidence)
-    decision = decide(state, action, now=ts, tokens=tokens)
-    if tokens is not None:
-        _debit(conn, decision, tokens, ts)
-    if decision.trip:
-        trip_breaker(conn, workflow=request.workflow, why=decision.trip, now=now)
+    return decide_actions(conn, [request], now=now)[0]
 
-    action_id = f"act-{uuid.uuid4().hex}"
-    approval_id = new_approval_id() if decision.outcome == "hold" else None
-    effect = tool_policy.effect if tool_policy else "unknown"
-    index = emit(
-        conn,
-        kind="decision",
-        actor=request.actor,
-        workflow=request.workflow,
-        run_id=request.run_id,
-        now=now,
-        redactor=redactor_for(conn, state.revision),  # the revision workflow_state just read
-        payload={
-            "action_id": action_id,
-            "tool": request.tool,
-            "effect": effect,
-            "decision": decision.outcome,
-            "reason": decision.reason,
-            "rule": decision.rule,
-            "autonomy": decision.autonomy,
-            "confidence": request.confidence,
-            "args": request.args,
-            "approval_id": approval_id,
-            "fallback": decision.fallback,
-            "versions": request.versions,
-        },
-    )
-    conn.execute(
-        _INSERT_ACTION,
-        {
-            "id": action_id,
-            "workflow": request.workflow,
-            "tool": request.tool,
-            "effect": effect,
-            "run_id": request.run_id,
-            "actor": request.actor,
-            "outcome": decision.outcome,
-            "rule": decision.rule,
-            "reason": decision.reason,
-            "approval_id": approval_id,
-            "args": request.args,
-            "versions": request.versions,
-            "confidence": request.confidence,
-            "before": request.before,
-            "decided_at": now,
-            "status": STATUS_BY_OUTCOME[decision.outcome],
-            "ledger_index": index,
-        },
-    )
-    if approval_id is not None:
-        ttl = (
-            timedelta(seconds=request.approval_ttl_seconds)
-            if request.approval_ttl_seconds
-            else DEFAULT_APPROVAL_TTL
+
+def decide_actions(
+    conn: Connection, requests: Sequence[ActionRequest], *, now: datetime
+) -> list[ActionDecision]:
+    """Decide proposed actions in order and record them, as ``decide_action`` one after another would.
+
+    Each decision sees the reservations of those before it. What does not depend on a single decision
+    is done once for all of them: the bucket rows are locked in one read (in key order, so two
+    writers never deadlock), and the ``decision`` events go to the ledger in one append, after which
+    the action rows are inserted with their leaf indexes. A hold or a tripped breaker first writes
+    what is pending, so the ledger holds the events in the order one-by-one decisions would give.
+    """
+    batch = _Batch(conn, now)
+    batch.lock_buckets([limit for request in requests for limit in batch.limits_wanted(request)])
+    for request in requests:
+        batch.decide(request)
+    batch.flush()
+    return batch.done
+
+
+@dataclass(slots=True)
+class _Pending:
+    decision: ActionDecision  # its ledger_index is filled in by the append
+    event: Event
+    row: tuple[Any, ...]  # _ACTION_COLUMNS but the last
+
+
+class _Batch:
+    """One ``decide_actions`` call: the control state read, the buckets locked, records not yet written."""
+
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+        self.ts = now.timestamp()
+        self.time = format_time(now)  # how the store keeps a time (UTCDateTime on SQLite, COPY on PostgreSQL)
+        self.states: dict[str, ControlState] = {}
+        self.buckets: dict[str, Bucket | None] = {}  # locked in this transaction
+        self.debited: dict[str, Bucket] = {}  # written back at the next flush
+        self.pending: list[_Pending] = []
+        self.revision: int | None = None  # the runbook revision whose redaction rules mask ``pending``
+        self.done: list[ActionDecision] = []
+
+    def state(self, workflow: str) -> ControlState:
+        found = self.states.get(workflow)
+        if found is None:
+            found = self.states[workflow] = workflow_state(self.conn, workflow, now=self.now)
+        return found
+
+    def limits_wanted(self, request: ActionRequest) -> tuple[Limit, ...]:
+        """The buckets ``request`` draws from if it could be allowed or held (a stop needs no lock)."""
+        state = self.state(request.workflow)
+        policy = state.workflows.get(request.workflow)
+        tool_policy = policy.tools.get(request.tool) if policy else None
+        if policy is None or tool_policy is None or not tool_policy.changes_things:
+            return ()
+        preview = decide(
+            state, Action(request.workflow, request.tool, confidence=request.confidence), now=self.ts
         )
-        request_approval(
-            conn,
-            approval_id=approval_id,
+        return limits_for(policy, request.tool) if preview.outcome in ("allow", "hold") else ()
+
+    def lock_buckets(self, limits: Sequence[Limit]) -> None:
+        """Lock the bucket rows of ``limits`` not locked yet, creating missing ones full."""
+        rates = {limit.key: limit.rate for limit in limits if limit.key not in self.buckets}
+        if not rates:
+            return
+        keys = sorted(rates)  # one lock order for every writer: no deadlocks
+        rows = {
+            row.key: Bucket(row.tokens, row.updated)
+            for row in self.conn.execute(_LOCK_BUCKETS, {"keys": keys})
+        }
+        missing = [key for key in keys if key not in rows]
+        for key in missing:
+            try:
+                with self.conn.begin_nested():
+                    self.conn.execute(
+                        control_buckets.insert().values(
+                            key=key, tokens=float(rates[key].count), updated=self.ts
+                        )
+                    )
+            except sa.exc.IntegrityError:
+                pass  # another writer created it first; the locked read below sees theirs
+        if missing:
+            rows = {
+                row.key: Bucket(row.tokens, row.updated)
+                for row in self.conn.execute(_LOCK_BUCKETS, {"keys": keys})
+            }
+        for key in keys:
+            self.buckets[key] = rows.get(key)
+
+    def decide(self, request: ActionRequest) -> None:
+        state = self.state(request.workflow)
+        policy = state.workflows.get(request.workflow)
+        tool_policy = policy.tools.get(request.tool) if policy else None
+        wanted = self.limits_wanted(request)
+        tokens: dict[str, float] | None = None
+        if wanted:
+            self.lock_buckets(wanted)  # nothing new unless the state changed since the batch began
+            tokens = {limit.key: level(self.buckets[limit.key], limit.rate, self.ts) for limit in wanted}
+        action = Action(request.workflow, request.tool, confidence=request.confidence)
+        decision = decide(state, action, now=self.ts, tokens=tokens)
+        if tokens is not None:
+            for key in decision.debit:
+                self.buckets[key] = self.debited[key] = Bucket(tokens[key] - 1.0, self.ts)
+        if decision.trip:
+            self.flush()  # the breaker's events follow the decisions before this one
+            trip_breaker(self.conn, workflow=request.workflow, why=decision.trip, now=self.now)
+            self.states.clear()  # the pause it pulled is in force from the next decision on
+        if self.pending and self.revision != state.revision:
+            self.flush()  # one append masks with one revision's rules
+        self.revision = state.revision
+
+        action_id = f"act-{uuid.uuid4().hex}"
+        approval_id = new_approval_id() if decision.outcome == "hold" else None
+        effect = tool_policy.effect if tool_policy else "unknown"
+        event = Event(
+            kind="decision",
+            actor=request.actor,
+            workflow=request.workflow,
+            run_id=request.run_id,
+            time=self.now,
+            payload={
+                "action_id": action_id,
+                "tool": request.tool,
+                "effect": effect,
+                "decision": decision.outcome,
+                "reason": decision.reason,
+                "rule": decision.rule,
+                "autonomy": decision.autonomy,
+                "confidence": request.confidence,
+                "args": request.args,
+                "approval_id": approval_id,
+                "fallback": decision.fallback,
+                "versions": request.versions,
+            },
+        )
+        # In the columns' stored form (see _ACTION_COLUMNS); the ledger index is added by flush.
+        row = (
+            action_id,
+            request.workflow,
+            request.tool,
+            effect,
+            request.run_id,
+            request.actor,
+            decision.outcome,
+            decision.rule,
+            decision.reason,
+            approval_id,
+            json.dumps(request.args),
+            json.dumps(request.versions),
+            request.confidence,
+            json.dumps(request.before),  # as SQLAlchemy's JSON type stores None: the JSON null
+            self.time,
+            STATUS_BY_OUTCOME[decision.outcome],
+        )
+        answer = ActionDecision(
             action_id=action_id,
-            request=request,
-            decision=decision,
-            expires_at=now + ttl,
-            now=now,
+            outcome=decision.outcome,
+            reason=decision.reason,
+            rule=decision.rule,
+            fallback=decision.fallback,
+            approval_id=approval_id,
         )
-    return ActionDecision(
-        action_id=action_id,
-        outcome=decision.outcome,
-        reason=decision.reason,
-        rule=decision.rule,
-        fallback=decision.fallback,
-        approval_id=approval_id,
-        ledger_index=index,
-    )
+        self.pending.append(_Pending(answer, event, row))
+        if approval_id is not None:
+            self.flush()  # the approval refers to the action row and its event follows the decision
+            ttl = (
+                timedelta(seconds=request.approval_ttl_seconds)
+                if request.approval_ttl_seconds
+                else DEFAULT_APPROVAL_TTL
+            )
+            request_approval(
+                self.conn,
+                approval_id=approval_id,
+                action_id=action_id,
+                request=request,
+                decision=decision,
+                expires_at=self.now + ttl,
+                now=self.now,
+            )
+
+    def flush(self) -> None:
+        """Write the debited buckets, append the pending decision events, insert their action rows."""
+        if self.debited:
+            rows = [{"k": key, "t": b.tokens, "u": b.updated} for key, b in sorted(self.debited.items())]
+            self.conn.execute(_DEBIT, rows)
+            self.debited.clear()
+        if not self.pending:
+            return
+        redactor = redactor_for(self.conn, self.revision)
+        indexes = append(self.conn, [p.event for p in self.pending], redactor=redactor)
+        actions = []
+        for pending, index in zip(self.pending, indexes, strict=True):
+            actions.append((*pending.row, index))
+            self.done.append(replace(pending.decision, ledger_index=index))
+        bulk_insert(self.conn, "control_actions", _ACTION_COLUMNS, actions)
+        self.pending.clear()
 
 
 _a = control_actions.c

@@ -25,6 +25,7 @@ from andon.server.decisions import DecisionWriter
 from andon.server.errors import install_error_handlers
 from andon.server.feed import ControlFeed
 from andon.server.headers import SecurityHeaders
+from andon.server.keycache import KeyCache
 from andon.server.limits import BodySizeLimit
 from andon.server.metrics import RequestTimer, ServerMetrics
 from andon.server.routers import (
@@ -46,14 +47,16 @@ from andon.server.routers.metrics import metrics_router
 from andon.server.settings import Settings
 from andon.store import create_engine, migrate
 
+# Routes are matched in order, one by one: the control router, which holds the agents' hot path
+# (POST /v1/decisions), comes first. No two routers share a path.
 ROUTERS: list[APIRouter] = [
+    control.router,
     health.router,
     whoami.router,
     keys.router,
     runbook.router,
     ledger.router,
     evidence.router,
-    control.router,
     approvals.router,
     versions.router,
     stream.router,
@@ -106,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.key_cache = KeyCache(ttl=settings.key_cache_seconds)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -24,8 +24,9 @@ from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from andon.server.apikeys import Rejection, lookup_key, touch_key
+from andon.server.apikeys import Rejection, hash_key, lookup_key, touch_key
 from andon.server.errors import ApiError
+from andon.server.keycache import KeyCache
 from andon.server.principals import Principal, Role, role_allows
 from andon.server.sessions import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, load_session, tokens_match
 from andon.store import reading
@@ -39,7 +40,22 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
-EngineDep = Annotated[Engine, Depends(get_engine)]
+# Dependencies that only read app state are ``async def``: FastAPI runs a plain ``def`` dependency
+# in the thread pool, a thread hop per request for an attribute read.
+async def engine_dependency(request: Request) -> Engine:
+    return get_engine(request)
+
+
+EngineDep = Annotated[Engine, Depends(engine_dependency)]
+
+
+async def get_key_cache(request: Request) -> KeyCache:
+    cache: KeyCache = request.app.state.key_cache
+    return cache
+
+
+# A route that revokes a key calls ``key_cache.forget(key_id)`` once the revocation has committed.
+KeyCacheDep = Annotated[KeyCache, Depends(get_key_cache)]
 
 
 def _unauthenticated(message: str) -> ApiError:
@@ -73,9 +89,18 @@ async def authenticate(request: Request) -> Principal:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise _unauthenticated("malformed Authorization header; send 'Authorization: Bearer andon_...'")
-        result = await run_in_threadpool(_check_key, engine, value.strip())
+        presented = value.strip()
+        # A key verified a moment ago skips the store read and the thread hop (see keycache).
+        cache: KeyCache = request.app.state.key_cache
+        key_hash = hash_key(presented)
+        cached = cache.get(key_hash)
+        if cached is not None:
+            return cached
+        generation = cache.generation
+        result = await run_in_threadpool(_check_key, engine, presented)
         if isinstance(result, Rejection):
             raise _unauthenticated(result.reason)
+        cache.put(key_hash, result, generation=generation)
         return result
     token = request.cookies.get(SESSION_COOKIE)
     if token:

@@ -27,8 +27,8 @@ from andon.store.tables import control_actions
 _NO_SUCH_ID = re.compile(r"^no (approval|version|action|switch) '")
 
 
-def get_control(request: Request) -> StoreControl:
-    """The app's control service over its store engine (made once per app)."""
+async def get_control(request: Request) -> StoreControl:
+    """The app's control service over its store engine (made once per app; async: no thread hop)."""
     engine = get_engine(request)
     control: StoreControl | None = getattr(request.app.state, "control", None)
     if control is None or control.engine is not engine:

@@ -4,11 +4,11 @@ Every write decision must be in the store — decision, rate reservation, action
 before its answer leaves the server. Committing each in its own transaction makes the commit, and on
 SQLite the wait for the one write lock, the cost of every decision. Here the route puts the request on
 a queue and awaits it; the writer takes every decision waiting (up to ``max_batch``), decides them in
-order inside one transaction with ``actions.decide_action`` — the same domain function
-``StoreControl.decide`` calls — commits, and only then answers each one. Decisions in a batch see each
-other's reservations, so limits stay exact. If any decision in a batch raises, the batch is rolled back
-and each of its decisions is retried in a transaction of its own, so one bad request never decides
-another's fate.
+order inside one transaction with ``actions.decide_actions`` — what ``StoreControl.decide`` runs for
+one — commits, and only then answers each one. Decisions in a batch see each other's reservations, so
+limits stay exact; their ledger events are appended in one call. If any decision in a batch raises,
+the batch is rolled back and each of its decisions is retried in a transaction of its own, so one bad
+request never decides another's fate.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import queue
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from andon.control.actions import ActionDecision, ActionRequest, decide_action
+from andon.control.actions import ActionDecision, ActionRequest, decide_action, decide_actions
 
 MAX_BATCH = 128
 
@@ -33,13 +34,14 @@ class _Pending:
     loop: asyncio.AbstractEventLoop
 
 
-def _settle(future: asyncio.Future[ActionDecision], result: ActionDecision | BaseException) -> None:
-    if future.done():  # the caller went away; its decision stands in the store all the same
-        return
-    if isinstance(result, BaseException):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
+def _settle(answers: list[tuple[asyncio.Future[ActionDecision], ActionDecision | BaseException]]) -> None:
+    for future, result in answers:
+        if future.done():  # the caller went away; its decision stands in the store all the same
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 class DecisionWriter:
@@ -80,10 +82,14 @@ class DecisionWriter:
                     stop = True
                     break
                 batch.append(item)
+            # One wake-up per event loop for the whole batch, not one per decision.
+            answers: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[ActionDecision], Any]]] = {}
             for pending, result in zip(batch, self._decide(batch), strict=True):
+                answers.setdefault(pending.loop, []).append((pending.future, result))
+            for loop, settled in answers.items():
                 try:
-                    pending.loop.call_soon_threadsafe(_settle, pending.future, result)
-                except RuntimeError:  # that request's event loop is gone (shutdown); serve the rest
+                    loop.call_soon_threadsafe(_settle, settled)
+                except RuntimeError:  # that event loop is gone (shutdown); serve the rest
                     continue
             if stop:
                 return
@@ -91,7 +97,7 @@ class DecisionWriter:
     def _decide(self, batch: list[_Pending]) -> list[ActionDecision | BaseException]:
         try:
             with self.engine.begin() as conn:
-                return [decide_action(conn, p.request, now=datetime.now(UTC)) for p in batch]
+                return list(decide_actions(conn, [p.request for p in batch], now=datetime.now(UTC)))
         except Exception as exc:
             if len(batch) == 1:
                 return [exc]

@@ -101,7 +101,7 @@ class ServerMetrics:
         return generate_latest(self.registry)
 
 
-def get_metrics(request: Request) -> ServerMetrics:
+async def get_metrics(request: Request) -> ServerMetrics:  # async: no thread hop (see auth)
     metrics: ServerMetrics = request.app.state.metrics
     return metrics
 

@@ -37,6 +37,12 @@ SETTINGS: dict[str, Setting] = {
         "ANDON_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES), "largest request body accepted; larger gets 413"
     ),
     "session_hours": Setting("ANDON_SESSION_HOURS", "12", "how long a console login lasts"),
+    "key_cache_seconds": Setting(
+        "ANDON_KEY_CACHE_SECONDS",
+        "1",
+        "how long a server process trusts an API key it verified before reading the store again; "
+        "a key revoked elsewhere still works in this process for at most this long (`0`: read every time)",
+    ),
     "secure_cookies": Setting(
         "ANDON_SECURE_COOKIES", "false", "mark console cookies `Secure`; set `true` when served over HTTPS"
     ),
@@ -53,6 +59,16 @@ def _bool(name: str, raw: str) -> bool:
     if lowered in ("0", "false", "no", "off", ""):
         return False
     raise ConfigError(f"{name}={raw!r} is not a boolean; use true or false")
+
+
+def _seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
+    if not 0 <= value <= 3600:
+        raise ConfigError(f"{name}={value:g} is out of range; use 0 to 3600 seconds")
+    return value
 
 
 def _int(name: str, raw: str, *, minimum: int) -> int:
@@ -75,6 +91,7 @@ class Settings:
     port: int = 8787
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     session_hours: int = 12
+    key_cache_seconds: float = 1.0
     secure_cookies: bool = False
     metrics_public: bool = False
 
@@ -97,6 +114,8 @@ class Settings:
         for field, minimum in (("port", 1), ("max_body_bytes", 1), ("session_hours", 1)):
             if (text := raw(field)) is not None:
                 values[field] = _int(SETTINGS[field].env, text, minimum=minimum)
+        if (text := raw("key_cache_seconds")) is not None:
+            values["key_cache_seconds"] = _seconds(SETTINGS["key_cache_seconds"].env, text)
         for field in ("secure_cookies", "metrics_public"):
             if (text := raw(field)) is not None:
                 values[field] = _bool(SETTINGS[field].env, text)

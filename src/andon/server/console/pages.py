@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from andon.errors import ConfigError
 from andon.server import activity, apikeys
-from andon.server.auth import EngineDep, require
+from andon.server.auth import EngineDep, KeyCacheDep, require
 from andon.server.console import TEMPLATES_DIR
 from andon.server.errors import ApiError
 from andon.server.principals import ROLES, Principal, Role, role_allows
@@ -222,9 +222,10 @@ def keys_create(
 
 
 @router.post("/keys/{key_id}/revoke")
-def keys_revoke(key_id: str, principal: Admin, engine: EngineDep) -> Response:
+def keys_revoke(key_id: str, principal: Admin, engine: EngineDep, key_cache: KeyCacheDep) -> Response:
     with engine.begin() as conn:
         record = apikeys.revoke_key(conn, key_id, revoked_by=principal.actor)
+    key_cache.forget(key_id)
     if record is None:
         raise ApiError(404, f"no API key {key_id!r}", code="not_found")
     return RedirectResponse("/console/keys", status_code=303)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from andon.server import apikeys
-from andon.server.auth import EngineDep, require
+from andon.server.auth import EngineDep, KeyCacheDep, require
 from andon.server.errors import ApiError, problem
 from andon.server.principals import Principal, Role
 from andon.store.types import utcnow
@@ -82,10 +82,11 @@ def get_key(key_id: str, admin: Admin, engine: EngineDep) -> dict[str, Any]:
 
 
 @router.delete("/{key_id}")
-def revoke_key(key_id: str, admin: Admin, engine: EngineDep) -> dict[str, Any]:
+def revoke_key(key_id: str, admin: Admin, engine: EngineDep, key_cache: KeyCacheDep) -> dict[str, Any]:
     """Revoke a key at once; it keeps its record (who revoked it, when) for the audit trail."""
     with engine.begin() as conn:
         record = apikeys.revoke_key(conn, key_id, revoked_by=admin.actor)
+    key_cache.forget(key_id)
     if record is None:
         raise ApiError(404, f"no API key {key_id!r}", code="not_found")
     return record
