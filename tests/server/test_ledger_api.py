@@ -293,3 +293,17 @@ async def test_scoped_keys_see_and_export_only_their_workflows(server: Server, e
     )
     ok = await server.client.post("/v1/evidence", json={"workflow": "support-triage"}, headers=responder)
     assert ok.status_code == 200 and ok.headers["x-andon-events"] == "1"
+
+
+async def test_an_odd_workflow_name_never_breaks_the_download_header(server: Server) -> None:
+    """Found by the fuzz run: a non-Latin-1 workflow id in the file name made the export a 500."""
+    await apply_runbook(server)
+    await post_events(server, [event(0)])
+    odd = 'support-triage"\U000a0b1f\r\nX-Injected: 1'
+    response = await server.client.post("/v1/evidence", json={"workflow": odd}, headers=server.auth("admin"))
+    assert response.status_code == 200, response.text
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith(
+        'attachment; filename="andon-evidence-support-triage_'
+    ) and "x-injected" not in {name.lower() for name in response.headers}
+    assert disposition.isascii() and disposition.count('"') == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from andon.server.errors import ApiError, problem
 from andon.server.principals import Principal
 
 router = APIRouter(tags=["evidence"])
+_UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 Responder = Annotated[Principal, Depends(require("responder"))]
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -68,7 +70,9 @@ def export_evidence(body: EvidenceSelection, who: Responder, engine: EngineDep) 
     )
     data, events, size = _export(engine, selection)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    scope = f"-{body.workflow}" if body.workflow else ""
+    # The workflow id is the caller's text: only safe ASCII goes into the header (quotes, control or
+    # non-Latin-1 characters would break it or the response).
+    scope = f"-{_UNSAFE_IN_FILENAME.sub('_', body.workflow)}" if body.workflow else ""
     return Response(
         data,
         media_type="application/zip",
