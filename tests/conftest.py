@@ -47,6 +47,18 @@ def require_postgres() -> None:
         pytest.skip(problem)
 
 
+@pytest.fixture(autouse=True)
+def isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own data directory (keys, evidence), never the checkout's ./.andon.
+
+    Tests that care about where it is set ANDON_DATA_DIR again themselves; processes a test starts
+    inherit it.
+    """
+    folder = tmp_path_factory.mktemp("andon-data")
+    monkeypatch.setenv("ANDON_DATA_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'andon.db'}"

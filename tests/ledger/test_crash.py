@@ -10,12 +10,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from andon.ledger.checkpoint import write_checkpoint
+from andon.ledger.checkpoint import read_checkpoints, write_checkpoint
 from andon.ledger.keys import Signer
 from andon.ledger.log import append, read_events, tree_size
 from andon.ledger.verify import verify_ledger
 
 from .helpers import event, writer
+
+
+def signed_checkpoint(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return bool(read_checkpoints(conn))
 
 
 @pytest.mark.slow
@@ -26,7 +31,8 @@ def test_sigkill_mid_stream_loses_no_acknowledged_event(
     assert proc.stdout is not None
     acknowledged: list[tuple[int, int]] = []
     deadline = time.monotonic() + 60
-    while len(acknowledged) < 60 and time.monotonic() < deadline:
+    # Kill it mid-stream, once it has acknowledged 60 batches and signed a checkpoint of its own.
+    while (len(acknowledged) < 60 or not signed_checkpoint(engine)) and time.monotonic() < deadline:
         line = proc.stdout.readline()
         assert line, proc.stderr.read() if proc.stderr else "writer died"
         _, first, last = map(int, line.split())

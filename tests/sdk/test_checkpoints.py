@@ -36,5 +36,5 @@ def test_a_local_agent_signs_a_checkpoint_covering_its_events_within_seconds(tmp
         time.sleep(0.1)
     a.close()
     with engine.connect() as conn:
-        report = verify_ledger(conn, verifier=signing_key(tmp_path).verifier)
+        report = verify_ledger(conn, verifier=signing_key().verifier)
     assert report.ok, report.problems

@@ -92,7 +92,8 @@ class Andon:
         ``path`` is a SQLite file or a database URL (``schema`` for PostgreSQL); by default the CLI's
         store ($ANDON_DATABASE_URL, else andon.db under $ANDON_DATA_DIR, default ./.andon). A write waits
         at most ``lock_timeout`` seconds for a locked store, then fails closed. The process signs a
-        ledger checkpoint every ``checkpoint_interval`` seconds while events arrive (None: never)."""
+        ledger checkpoint every ``checkpoint_interval`` seconds while events arrive (None: never), with
+        the ledger key of the data directory ($ANDON_DATA_DIR, default ./.andon)."""
         from andon.control.service import StoreControl
         from andon.sdk.localstore import file_guard, limit_lock_waits
         from andon.store import create_engine, database_url, migrate
@@ -115,9 +116,9 @@ class Andon:
             from andon.ledger.checkpoint import Checkpointer
             from andon.ledger.keys import signing_key
 
-            key_dir = Path(text).parent if "://" not in text else None
+            # The data directory's key, as the CLI, the server and the redactor use: one ledger, one key.
             client._checkpointer = Checkpointer(
-                engine, signer=signing_key(key_dir), interval=checkpoint_interval
+                engine, signer=signing_key(), interval=checkpoint_interval
             ).start()
         return client
 
