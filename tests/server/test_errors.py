@@ -50,6 +50,23 @@ async def test_validation_errors_list_every_problem_with_its_location(
     assert body["error"].startswith("invalid request: ")
 
 
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [
+        ("/v1/events/9223372036854775808", "path.index"),
+        ("/v1/events?after=9223372036854775808", "query.after"),
+        ("/v1/runbook/revisions/9223372036854775808", "path.revision"),
+        ("/console/audit/9223372036854775808", "path.index"),
+    ],
+)
+async def test_numbers_beyond_64_bits_are_422_naming_the_parameter(
+    server: Server, error_body: ErrorBody, path: str, location: str
+) -> None:
+    """Found by the fuzz run: an index past what the store holds overflowed inside the driver (500)."""
+    body = error_body(await server.client.get(path, headers=server.auth("admin")), 422)
+    assert [item["location"] for item in body["errors"]] == [location]
+
+
 async def test_malformed_json_is_422_with_the_body(server: Server, error_body: ErrorBody) -> None:
     response = await server.client.post(
         "/v1/keys",

@@ -215,7 +215,7 @@ async def test_event_proof_checks_against_the_signed_checkpoint(
     assert proof["covered"] and proof["included"] and proof["signed"] and proof["tree_size"] == 300
     assert len(proof["hashes"]) == 9  # ceil(log2(300))
     error_body(await server.client.get("/v1/events/300", headers=viewer), 404)
-    error_body(await server.client.get("/v1/events/-1", headers=viewer), 404)
+    error_body(await server.client.get("/v1/events/-1", headers=viewer), 422)  # not an index at all
 
 
 async def test_verify_finds_an_edited_event(server: Server) -> None:

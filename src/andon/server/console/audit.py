@@ -29,6 +29,7 @@ from andon.server import audit
 from andon.server.auth import EngineDep, require
 from andon.server.console.pages import render
 from andon.server.errors import ApiError
+from andon.server.params import LeafIndex, index_query
 from andon.server.principals import Principal
 from andon.server.routers.ledger import event_query
 from andon.store import reading
@@ -61,7 +62,7 @@ def audit_page(
     kind: Text = "",
     since: Text = "",
     until: Text = "",
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, index_query(ge=0)] = None,
 ) -> HTMLResponse:
     """Events newest first, filtered, 50 to a page; each row links to the event and its proof."""
     filters = {"workflow": workflow, "run_id": run_id, "kind": kind, "since": since, "until": until}
@@ -148,7 +149,7 @@ def verify_page(request: Request, who: Viewer, engine: EngineDep) -> HTMLRespons
 
 
 @router.get("/audit/{index}", response_class=HTMLResponse)
-def event_page(request: Request, index: int, who: Viewer, engine: EngineDep) -> HTMLResponse:
+def event_page(request: Request, index: LeafIndex, who: Viewer, engine: EngineDep) -> HTMLResponse:
     """One event: its canonical JSON and its inclusion proof checked against the latest checkpoint."""
     with reading(engine) as conn:
         event = read_event(conn, index) if index >= 0 else None
@@ -168,7 +169,7 @@ def event_page(request: Request, index: int, who: Viewer, engine: EngineDep) -> 
 
 @router.post("/audit/checkpoint")
 def sign_checkpoint(
-    who: Responder, engine: EngineDep, back: Annotated[int | None, Query(ge=0)] = None
+    who: Responder, engine: EngineDep, back: Annotated[int | None, index_query(ge=0)] = None
 ) -> Response:
     """Sign a checkpoint now (the form on an event not yet covered by one), then go back to the event."""
     with engine.begin() as conn:
@@ -190,7 +191,10 @@ def _body(html: str) -> Markup:
 
 @router.get("/runbook", response_class=HTMLResponse)
 def runbook_page(
-    request: Request, who: Viewer, engine: EngineDep, revision: Annotated[int | None, Query(ge=1)] = None
+    request: Request,
+    who: Viewer,
+    engine: EngineDep,
+    revision: Annotated[int | None, index_query(ge=1)] = None,
 ) -> HTMLResponse:
     """The newest runbook revision (or ``?revision=N``) rendered, and the list of revisions."""
     with reading(engine) as conn:

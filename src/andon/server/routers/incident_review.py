@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from andon.incidents import acts, affected, review
 from andon.incidents.views import clock_views
 from andon.server.auth import EngineDep
+from andon.server.params import INT64_MAX, Position
 from andon.server.routers.incidents import (
     Name,
     Reason,
@@ -61,7 +62,7 @@ class CaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     expected: Any
-    source_index: Annotated[int, Field(ge=0)] | None = None
+    source_index: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = None
     input: Any = None
     note: Annotated[str, Field(max_length=2000)] = ""
 
@@ -166,7 +167,7 @@ def item_route(incident_id: str, body: ItemIn, who: Responder, engine: EngineDep
 
 
 @router.post("/{incident_id}/review/items/{item_id}/done")
-def item_done_route(incident_id: str, item_id: int, who: Responder, engine: EngineDep) -> dict[str, Any]:
+def item_done_route(incident_id: str, item_id: Position, who: Responder, engine: EngineDep) -> dict[str, Any]:
     item = change_incident(
         engine,
         incident_id,

@@ -27,6 +27,7 @@ from andon.incidents.views import incident_view
 from andon.server import audit
 from andon.server.auth import EngineDep, ensure_workflow, require
 from andon.server.errors import ApiError
+from andon.server.params import Position
 from andon.server.principals import Principal
 from andon.store import reading
 
@@ -256,7 +257,7 @@ def note_route(incident_id: str, body: NoteIn, who: Responder, engine: EngineDep
 
 @router.post("/{incident_id}/checklist/{position}")
 def check_route(
-    incident_id: str, position: int, body: CheckIn, who: Responder, engine: EngineDep
+    incident_id: str, position: Position, body: CheckIn, who: Responder, engine: EngineDep
 ) -> dict[str, Any]:
     item = change_incident(
         engine,

@@ -27,6 +27,7 @@ from andon.server import audit
 from andon.server.auth import EngineDep, require
 from andon.server.errors import ApiError, problem
 from andon.server.metrics import MetricsDep
+from andon.server.params import LeafIndex, index_query
 from andon.server.principals import Principal
 from andon.store import reading
 from andon.store.tables import control_event_batches
@@ -181,11 +182,11 @@ def list_events(
     kind: Annotated[list[str], Query(description="repeat or comma-separate")] = [],  # noqa: B006
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
-    after: Annotated[int | None, Query(ge=-1, description="only leaf indexes above this")] = None,
-    before: Annotated[int | None, Query(ge=0, description="only leaf indexes below this")] = None,
+    after: Annotated[int | None, index_query(ge=-1, description="only leaf indexes above this")] = None,
+    before: Annotated[int | None, index_query(ge=0, description="only leaf indexes below this")] = None,
     order: Literal["newest", "oldest"] = "newest",
     limit: Annotated[int, Query(ge=1, le=audit.MAX_PAGE)] = 100,
-    cursor: Annotated[int | None, Query(ge=0, description="next_cursor of the previous page")] = None,
+    cursor: Annotated[int | None, index_query(ge=0, description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
     """A page of events, newest first by default; ``since`` inclusive, ``until`` exclusive."""
     query = event_query(
@@ -247,7 +248,7 @@ def event_query(
 
 
 @router.get("/v1/events/{index}")
-def get_event(index: int, who: Viewer, engine: EngineDep) -> dict[str, Any]:
+def get_event(index: LeafIndex, who: Viewer, engine: EngineDep) -> dict[str, Any]:
     """One event with its canonical bytes and its inclusion proof against the latest checkpoint."""
     with reading(engine) as conn:
         event = read_event(conn, index) if index >= 0 else None

@@ -21,6 +21,7 @@ from andon.runbook.render import render
 from andon.runbook.revisions import Revision, apply_runbook, get_revision, latest_revision, list_revisions
 from andon.server.auth import EngineDep, require
 from andon.server.errors import ApiError, problem
+from andon.server.params import RevisionNumber
 from andon.server.principals import Principal
 from andon.server.runbook_input import DEFAULT_NAME, Checked, check, read_files
 from andon.store import reading
@@ -129,7 +130,7 @@ def load_revision(engine: Any, number: int) -> Revision:
 
 @router.get("/v1/runbook/revisions/{revision}")
 def revision_detail(
-    revision: int,
+    revision: RevisionNumber,
     who: Viewer,
     engine: EngineDep,
     format: Literal["json", "markdown", "html"] = "json",
