@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,21 +189,49 @@ def _scan_leaves(
     The fast path reads leaf hashes and bytes by index range and checks the count and every hash.
     A row that moved (its record names another index) changes the tree instead, and is named by
     ``_diagnose`` once the tree is compared: that keeps the per-row work to one hash.
+
+    The next chunk is read on a helper thread while this one is hashed: both drivers release the
+    GIL while the database works, so reading and hashing overlap. Only one read is in flight on
+    the connection at a time, and none is when ``_diagnose`` takes the connection over.
     """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="andon-verify-read") as reader:
+        return _scan_chunks(conn, reader, compact, stops, roots, report, progress, chunk)
+
+
+def _scan_chunks(
+    conn: Connection,
+    reader: ThreadPoolExecutor,
+    compact: merkle.CompactRange,
+    stops: list[int],
+    roots: dict[int, bytes],
+    report: VerifyReport,
+    progress: Callable[[int, int], None] | None,
+    chunk: int,
+) -> bool:
     sha = hashlib.sha256
     position = 0
     stop_at = iter(stops)
     next_stop = next(stop_at, None)
     total = report.size
-    while position < total:
+
+    def read(start: int) -> Future[list[tuple[Any, ...]]] | None:
+        if start >= total:
+            return None
+        return reader.submit(fetch_rows, conn, _RANGE_QUERY, (start, min(start + chunk, total)))
+
+    pending = read(0)
+    while pending is not None:
         end = min(position + chunk, total)
-        rows = fetch_rows(conn, _RANGE_QUERY, (position, end))
+        rows = pending.result()
+        pending = read(end)
         stored = [r[0] for r in rows]
         try:
             hashes: list[bytes] | None = [sha(b"\x00" + r[1]).digest() for r in rows]
         except TypeError:  # text where bytes belong: edited through SQL string functions
             hashes = None
         if hashes is None or len(rows) != end - position or hashes != stored:
+            if pending is not None:
+                pending.result()  # the connection is free again before _diagnose reads from it
             bad = _diagnose(conn, position, report)
             if bad is None:
                 bad = position
