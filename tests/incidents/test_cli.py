@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from andon.cli.main import cli
 from andon.control.actions import ActionOutcome, ActionRequest
 from andon.control.service import StoreControl
+from andon.errors import ConfigError
 from andon.incidents.records import IncidentError
 from andon.ledger.events import Event
 from andon.store import create_engine, migrate
@@ -161,3 +162,32 @@ def _first_model_call(engine: Engine) -> int:
 
     with engine.connect() as conn:
         return read_events(conn, kinds=("model_call",), limit=1)[0].index
+
+
+def test_rollback_plan_for_an_incident_lists_the_workflow_s_actions_in_its_window(
+    store: Engine, tmp_path: Path
+) -> None:
+    control = StoreControl(store)
+    for n in range(3):
+        decided = control.decide(
+            ActionRequest(
+                workflow="support-triage",
+                tool="email.send_refund",
+                actor="svc",
+                args={"to": f"c{n}@example.com", "account_id": f"A-{n}"},
+            )
+        )
+        control.record_outcome(ActionOutcome(action_id=decided.action_id, ok=True, actor="svc"))
+    declared = andon(
+        store, tmp_path, "incidents", "declare", "--class", "prompt_injection", "-w", "support-triage",
+        "-s", "Refunds after an odd attachment", "--since", "1h", "--actor", "sam",
+    )  # fmt: skip
+    assert declared.exit_code == 0, declared.output
+    plan = andon(store, tmp_path, "rollback", "plan", "--incident", "INC-0001", "-o", "json")
+    assert plan.exit_code == 0, plan.output
+    assert sorted(item["args"]["account_id"] for item in json.loads(plan.output)) == ["A-0", "A-1", "A-2"]
+    mixed = andon(store, tmp_path, "rollback", "plan", "--incident", "INC-0001", "-w", "support-triage")
+    assert isinstance(mixed.exception, ConfigError)
+    assert "--incident sets the workflow and window" in str(mixed.exception)
+    unknown = andon(store, tmp_path, "rollback", "plan", "--incident", "INC-0099")
+    assert isinstance(unknown.exception, IncidentError) and "no incident INC-0099" in str(unknown.exception)

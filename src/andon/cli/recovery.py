@@ -164,8 +164,35 @@ def rollback() -> None:
     """Undo the records an agent changed: plan (dry run), then run."""
 
 
+def _incident_selection(control: Any, ident: str, *, version: str | None, run_id: str | None) -> Any:
+    """What ``andon incidents rollback`` would undo: the incident's workflow from its window start to now."""
+    from datetime import UTC, datetime
+
+    from andon.control.rollback import Selection
+    from andon.incidents.records import get_incident
+    from andon.store import reading
+
+    with reading(control.engine) as conn:
+        incident = get_incident(conn, ident)
+    if incident.workflow is None:
+        raise ConfigError(f"incident {ident} names no workflow; select with --workflow and --since instead")
+    return Selection(
+        workflow=incident.workflow,
+        since=incident.window_start,
+        until=datetime.now(UTC),
+        version=version,
+        run_id=run_id,
+    )
+
+
 @rollback.command("plan")
 @_select_options
+@click.option(
+    "--incident",
+    default=None,
+    metavar="INC-N",
+    help="The incident's workflow and window (what `andon incidents rollback` would undo).",
+)
 @output_option
 @db_option
 def rollback_plan(
@@ -174,11 +201,19 @@ def rollback_plan(
     until: str | None,
     version: str | None,
     run_id: str | None,
+    incident: str | None,
     output: str,
     db: str | None,
 ) -> None:
     """Show what a rollback would undo, newest first. Changes nothing."""
-    items = open_control(db).rollback_plan(_selection(workflow, since, until, version, run_id))
+    control = open_control(db)
+    if incident is not None:
+        if workflow or since or until:
+            raise ConfigError("--incident sets the workflow and window; drop --workflow, --since and --until")
+        selection = _incident_selection(control, incident, version=version, run_id=run_id)
+    else:
+        selection = _selection(workflow, since, until, version, run_id)
+    items = control.rollback_plan(selection)
     rows = [
         [
             i.action_id,
