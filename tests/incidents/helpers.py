@@ -153,3 +153,21 @@ def signal(
         time=time or datetime.now(UTC),
         details=details or {},
     )
+
+
+def send_refunds(engine: Engine, count: int) -> None:
+    """``count`` refund e-mails the support workflow sent (decided and succeeded), to c<n>@example.com."""
+    from andon.control.actions import ActionOutcome, ActionRequest
+    from andon.control.service import StoreControl
+
+    control = StoreControl(engine)
+    for n in range(count):
+        decided = control.decide(
+            ActionRequest(
+                workflow="support-triage",
+                tool="email.send_refund",
+                actor="svc",
+                args={"to": f"c{n}@example.com", "account_id": f"A-{n}"},
+            )
+        )
+        control.record_outcome(ActionOutcome(action_id=decided.action_id, ok=True, actor="svc"))

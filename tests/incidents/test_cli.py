@@ -10,13 +10,12 @@ from click.testing import CliRunner, Result
 from sqlalchemy.engine import Engine
 
 from andon.cli.main import cli
-from andon.control.actions import ActionOutcome, ActionRequest
 from andon.control.service import StoreControl
 from andon.errors import ConfigError
 from andon.incidents.records import IncidentError
 from andon.ledger.events import Event
 from andon.store import create_engine, migrate
-from incidents.helpers import apply
+from incidents.helpers import apply, send_refunds
 
 
 @pytest.fixture
@@ -48,16 +47,7 @@ def test_declare_contain_clocks_affected_review_and_close(store: Engine, tmp_pat
             )
         ],
     )
-    for n in range(3):  # refund e-mails the workflow sent before anyone noticed
-        decided = control.decide(
-            ActionRequest(
-                workflow="support-triage",
-                tool="email.send_refund",
-                actor="svc",
-                args={"to": f"c{n}@example.com", "account_id": f"A-{n}"},
-            )
-        )
-        control.record_outcome(ActionOutcome(action_id=decided.action_id, ok=True, actor="svc"))
+    send_refunds(store, 3)  # refund e-mails sent before anyone noticed
     result = andon(
         store,
         tmp_path,
@@ -167,17 +157,7 @@ def _first_model_call(engine: Engine) -> int:
 def test_rollback_plan_for_an_incident_lists_the_workflow_s_actions_in_its_window(
     store: Engine, tmp_path: Path
 ) -> None:
-    control = StoreControl(store)
-    for n in range(3):
-        decided = control.decide(
-            ActionRequest(
-                workflow="support-triage",
-                tool="email.send_refund",
-                actor="svc",
-                args={"to": f"c{n}@example.com", "account_id": f"A-{n}"},
-            )
-        )
-        control.record_outcome(ActionOutcome(action_id=decided.action_id, ok=True, actor="svc"))
+    send_refunds(store, 3)  # refund e-mails sent before anyone noticed
     declared = andon(
         store, tmp_path, "incidents", "declare", "--class", "prompt_injection", "-w", "support-triage",
         "-s", "Refunds after an odd attachment", "--since", "1h", "--actor", "sam",

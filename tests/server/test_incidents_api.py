@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from andon.control.actions import ActionOutcome, ActionRequest
 from andon.control.service import StoreControl
 from andon.ledger.events import Event
-from incidents.helpers import apply
+from incidents.helpers import apply, send_refunds
 
 if TYPE_CHECKING:
     from tests.server.conftest import ErrorBody, Server
@@ -28,16 +27,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_declare_contain_review_and_resume_over_the_api(server: Server, error_body: ErrorBody) -> None:
     apply(server.engine)
     control = StoreControl(server.engine)
-    for n in range(2):
-        decided = control.decide(
-            ActionRequest(
-                workflow="support-triage",
-                tool="email.send_refund",
-                actor="svc",
-                args={"to": f"c{n}@example.com", "account_id": f"A-{n}"},
-            )
-        )
-        control.record_outcome(ActionOutcome(action_id=decided.action_id, ok=True, actor="svc"))
+    send_refunds(server.engine, 2)  # refund e-mails sent before anyone noticed
     control.append_events(
         "b",
         [
