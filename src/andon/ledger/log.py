@@ -22,13 +22,14 @@ from andon.ledger import merkle
 from andon.ledger.canonical import format_time, parse_time
 from andon.ledger.events import Event, incident_of, record_parts
 from andon.ledger.tree import STORED_FROM_LEVEL, read_head
-from andon.store.dialect import bulk_insert
-from andon.store.tables import ledger_events, ledger_head
+from andon.store.dialect import bulk_insert, driver_sql
+from andon.store.tables import ledger_events
 
 if TYPE_CHECKING:
     from andon.ledger.redact import Redactor
 
 _EVENT_COLUMNS = ("idx", "leaf_hash", "kind", "actor", "workflow", "run_id", "incident_id", "time", "data")
+_UPDATE_HEAD = "UPDATE ledger_head SET size = ?, frontier = ? WHERE id = 1"
 _INSERT_CHUNK = 5000  # rows per executemany: large enough to amortise, small enough for memory
 
 
@@ -69,11 +70,7 @@ def append(conn: Connection, events: Sequence[Event], *, redactor: Redactor | No
     for i in range(0, len(rows), _INSERT_CHUNK):
         bulk_insert(conn, "ledger_events", _EVENT_COLUMNS, rows[i : i + _INSERT_CHUNK])
     bulk_insert(conn, "ledger_nodes", ("level", "position", "hash"), nodes)
-    conn.execute(
-        ledger_head.update()
-        .where(ledger_head.c.id == 1)
-        .values(size=compact.size, frontier=b"".join(compact.hashes))
-    )
+    conn.exec_driver_sql(driver_sql(conn, _UPDATE_HEAD), (compact.size, b"".join(compact.hashes)))
     return list(range(size, compact.size))
 
 

@@ -16,10 +16,11 @@ from sqlalchemy.engine import Connection
 
 from andon.errors import LedgerError
 from andon.ledger import merkle
-from andon.store.tables import ledger_head
+from andon.store.dialect import locking
 
 STORED_FROM_LEVEL = 4  # interior nodes of 2**4 leaves and up are stored; below, they are recomputed
 
+_HEAD_SQL = "SELECT size, frontier FROM ledger_head WHERE id = 1"
 _BATCH = 400  # bound parameters per query stay well under SQLite's and psycopg's limits
 
 Range = tuple[int, int]
@@ -32,11 +33,13 @@ def split_frontier(frontier: bytes) -> list[bytes]:
 
 
 def read_head(conn: Connection, *, lock: bool = False) -> tuple[int, list[bytes]]:
-    """(tree size, compact range) from the head row; ``lock`` holds it until the transaction ends."""
-    query = sa.select(ledger_head.c.size, ledger_head.c.frontier).where(ledger_head.c.id == 1)
-    if lock:
-        query = query.with_for_update()  # SQLite has no row locks; its BEGIN IMMEDIATE already serialises
-    row = conn.execute(query).one_or_none()
+    """(tree size, compact range) from the head row; ``lock`` holds it until the transaction ends.
+
+    Plain SQL through the connection (so the transaction still begins as the store's hooks say): it
+    runs on every append and decision, where building and compiling a Core statement cost more
+    than the read.
+    """
+    row = conn.exec_driver_sql(locking(conn, _HEAD_SQL) if lock else _HEAD_SQL).first()
     if row is None:
         raise LedgerError("the ledger head row is missing; run `andon` migrations (andon.store.migrate)")
     return int(row.size), split_frontier(bytes(row.frontier))

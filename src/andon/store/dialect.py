@@ -154,6 +154,19 @@ def bulk_insert(conn: Any, table: str, columns: Sequence[str], rows: Sequence[Se
     conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(rows))
 
 
+def driver_sql(conn: Any, sql: str) -> str:
+    """``sql`` written with ``?`` placeholders, in the paramstyle of the connection's driver."""
+    return sql.replace("?", "%s") if conn.dialect.name == "postgresql" else sql
+
+
+def locking(conn: Any, select_sql: str) -> str:
+    """``select_sql`` locking the rows it reads until the transaction ends (PostgreSQL: FOR UPDATE).
+
+    SQLite has no row locks; every writer there already holds the one write lock (BEGIN IMMEDIATE).
+    """
+    return select_sql + " FOR UPDATE" if conn.dialect.name == "postgresql" else select_sql
+
+
 def fetch_rows(conn: Any, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     """Run a read with ``?`` placeholders on the driver's own cursor and return plain tuples.
 
@@ -161,11 +174,9 @@ def fetch_rows(conn: Any, sql: str, params: Sequence[Any] = ()) -> list[tuple[An
     the database read. Binary columns come back as ``bytes`` on both drivers.
     """
     raw = conn.connection.dbapi_connection
-    if conn.dialect.name == "postgresql":
-        sql = sql.replace("?", "%s")
-        cursor = raw.cursor(binary=True)  # bytea arrives as raw bytes, not hex text to decode
-    else:
-        cursor = raw.cursor()
+    sql = driver_sql(conn, sql)
+    # PostgreSQL: a binary cursor, so bytea arrives as raw bytes, not hex text to decode.
+    cursor = raw.cursor(binary=True) if conn.dialect.name == "postgresql" else raw.cursor()
     try:
         cursor.execute(sql, tuple(params))
         return list(cursor.fetchall())
