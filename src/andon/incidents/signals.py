@@ -58,20 +58,24 @@ def _record_signal(conn: Connection, incident: Incident, signal: Signal, *, now:
     ).first()
     if seen is not None:
         return False
-    conn.execute(
-        incident_signals.insert().values(
-            incident=incident.number,
-            detector=signal.detector,
-            dedup_key=signal.dedup_key,
-            trigger_index=trigger,
-            time=signal.time,
-            received_at=now,
-            hint=signal.severity,
-            summary=signal.summary,
-            evidence=list(signal.evidence),
-            details=signal.details,
-        )
-    )
+    try:
+        with conn.begin_nested():  # another replica's watch may record the same signal at the same moment
+            conn.execute(
+                incident_signals.insert().values(
+                    incident=incident.number,
+                    detector=signal.detector,
+                    dedup_key=signal.dedup_key,
+                    trigger_index=trigger,
+                    time=signal.time,
+                    received_at=now,
+                    hint=signal.severity,
+                    summary=signal.summary,
+                    evidence=list(signal.evidence),
+                    details=signal.details,
+                )
+            )
+    except sa.exc.IntegrityError:
+        return False  # it did: the signal counts once, and this replica has nothing more to add
     return True
 
 
