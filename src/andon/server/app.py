@@ -24,6 +24,7 @@ from andon.server.console import incidents as console_incidents
 from andon.server.console import pages as console_pages
 from andon.server.decisions import DecisionWriter
 from andon.server.errors import install_error_handlers
+from andon.server.fastpath import DecisionFastPath
 from andon.server.feed import ControlFeed
 from andon.server.headers import SecurityHeaders
 from andon.server.keycache import KeyCache
@@ -123,7 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(metrics_router(public=settings.metrics_public))
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
+    # Added first = innermost: the decision fast path runs inside the size limit, headers and timer.
     # Added last = outermost: the timer also sees requests the size limit refuses.
+    app.add_middleware(DecisionFastPath, state=app.state)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestTimer, metrics=metrics)

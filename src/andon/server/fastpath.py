@@ -1,0 +1,119 @@
+"""The hot path of ``POST /v1/decisions``, answered below FastAPI's routing for the common case.
+
+An agent asks for a write decision before every write, so this one request decides the server's
+throughput. Through FastAPI it spent about as much CPU on routing, dependency resolution and
+response encoding as the decision itself. This middleware answers the common case directly: a
+bearer key verified a moment ago (in the key cache, see ``keycache``), allowed through the ``agent``
+gate, a body that validates as the route's ``DecisionIn``, a workflow in the key's scope. It hands
+the request to the same ``DecisionWriter`` and answers only after the commit, exactly as the route
+does.
+
+Everything else — an unknown or uncached key, a console session, a bad body, a workflow out of
+scope, a decision that raised — goes on to the FastAPI route with the body replayed, so every error
+answer stays the one error body of ``errors``. A decision that raised was rolled back by the writer
+(nothing of it stands), so the route deciding it again is safe; it raises again and answers with the
+error. It sits inside the body-size limit, the security headers and the request timer, so those
+apply to it as to every other request.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from andon.control.actions import ActionRequest
+from andon.server.apikeys import hash_key
+from andon.server.limits import replaying
+from andon.server.principals import role_allows
+from andon.server.routers.control import DecisionIn  # the route's own body model
+
+PATH = "/v1/decisions"
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """What the request timer reads from ``scope["route"]``: the route template."""
+
+    path: str = PATH
+
+
+_ROUTE = _Route()
+_HEADERS = [(b"content-type", b"application/json")]
+
+
+class DecisionFastPath:
+    """ASGI middleware: answers cached-key, valid, in-scope decision requests itself."""
+
+    def __init__(self, app: ASGIApp, *, state: Any) -> None:
+        self.app = app
+        self.state = state  # the FastAPI app's state: key_cache, decisions, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        principal = self._cached_agent(scope)
+        if principal is None:
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        answer = await self._decide(principal, body)
+        if answer is None:
+            await self.app(scope, replaying(body, receive), send)
+            return
+        scope["route"] = _ROUTE
+        payload = json.dumps(answer, separators=(",", ":")).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [*_HEADERS, (b"content-length", str(len(payload)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    def _cached_agent(self, scope: Scope) -> Any:
+        """The principal of a bearer key verified a moment ago that may ask for decisions, else None."""
+        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        if header is None or header[:7].lower() != b"bearer ":
+            return None
+        presented = header[7:].strip().decode("latin-1")
+        principal = self.state.key_cache.get(hash_key(presented))
+        if principal is None or not role_allows(principal.role, "agent"):
+            return None
+        return principal
+
+    async def _decide(self, principal: Any, body: bytes) -> dict[str, Any] | None:
+        """The committed decision as the route answers it, or None to leave the request to the route."""
+        try:
+            request = DecisionIn.model_validate_json(body)
+        except ValidationError:
+            return None
+        if not principal.may_touch(request.workflow):
+            return None
+        started = time.perf_counter()
+        try:
+            decision = await self.state.decisions.decide(ActionRequest(**request.model_dump()))
+        except Exception:  # rolled back by the writer; the route decides again and answers the error
+            return None
+        seconds = time.perf_counter() - started
+        self.state.metrics.decision(workflow=request.workflow, outcome=decision.outcome, seconds=seconds)
+        answer: dict[str, Any] = decision.as_dict()
+        return answer
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
