@@ -142,9 +142,10 @@ def decide_actions(
     what is pending, so the ledger holds the events in the order one-by-one decisions would give.
     """
     batch = _Batch(conn, now)
-    batch.lock_buckets([limit for request in requests for limit in batch.limits_wanted(request)])
-    for request in requests:
-        batch.decide(request)
+    wanted = [batch.limits_wanted(request) for request in requests]
+    batch.lock_buckets([limit for limits in wanted for limit in limits])
+    for request, limits in zip(requests, wanted, strict=True):
+        batch.decide(request, limits)
     batch.flush()
     return batch.done
 
@@ -169,6 +170,7 @@ class _Batch:
         self.debited: dict[str, Bucket] = {}  # written back at the next flush
         self.pending: list[_Pending] = []
         self.revision: int | None = None  # the runbook revision whose redaction rules mask ``pending``
+        self.tripped = False  # a breaker tripped: the state (and so each action's limits) is read anew
         self.done: list[ActionDecision] = []
 
     def state(self, workflow: str) -> ControlState:
@@ -218,14 +220,16 @@ class _Batch:
         for key in keys:
             self.buckets[key] = rows.get(key)
 
-    def decide(self, request: ActionRequest) -> None:
+    def decide(self, request: ActionRequest, wanted: tuple[Limit, ...]) -> None:
+        """Decide ``request``; ``wanted`` is its ``limits_wanted`` from before the batch's bucket lock."""
         state = self.state(request.workflow)
         policy = state.workflows.get(request.workflow)
         tool_policy = policy.tools.get(request.tool) if policy else None
-        wanted = self.limits_wanted(request)
+        if self.tripped:
+            wanted = self.limits_wanted(request)  # the pause a breaker pulled may stop it now
         tokens: dict[str, float] | None = None
         if wanted:
-            self.lock_buckets(wanted)  # nothing new unless the state changed since the batch began
+            self.lock_buckets(wanted)  # nothing new unless a breaker tripped since the batch began
             tokens = {limit.key: level(self.buckets[limit.key], limit.rate, self.ts) for limit in wanted}
         action = Action(request.workflow, request.tool, confidence=request.confidence)
         decision = decide(state, action, now=self.ts, tokens=tokens)
@@ -236,6 +240,7 @@ class _Batch:
             self.flush()  # the breaker's events follow the decisions before this one
             trip_breaker(self.conn, workflow=request.workflow, why=decision.trip, now=self.now)
             self.states.clear()  # the pause it pulled is in force from the next decision on
+            self.tripped = True
         if self.pending and self.revision != state.revision:
             self.flush()  # one append masks with one revision's rules
         self.revision = state.revision

@@ -127,7 +127,8 @@ def verify_ledger(
     )
     roots: dict[int, bytes] = {}
     stops = sorted({s for s in targets if s > 0} | {size})
-    failed = _scan_leaves(conn, compact, stops, roots, report, progress, chunk)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="andon-verify-read") as reader:
+        failed = _scan_leaves(conn, reader, compact, stops, roots, report, progress, chunk)
     report.leaves = compact.size
     report.root = compact.root()
     if not failed:
@@ -177,6 +178,7 @@ def _checkpoints(conn: Connection, verifier: Verifier | None, report: VerifyRepo
 
 def _scan_leaves(
     conn: Connection,
+    reader: ThreadPoolExecutor,
     compact: merkle.CompactRange,
     stops: list[int],
     roots: dict[int, bytes],
@@ -190,24 +192,10 @@ def _scan_leaves(
     A row that moved (its record names another index) changes the tree instead, and is named by
     ``_diagnose`` once the tree is compared: that keeps the per-row work to one hash.
 
-    The next chunk is read on a helper thread while this one is hashed: both drivers release the
-    GIL while the database works, so reading and hashing overlap. Only one read is in flight on
-    the connection at a time, and none is when ``_diagnose`` takes the connection over.
+    The next chunk is read on ``reader`` (one helper thread) while this one is hashed: both drivers
+    release the GIL while the database works, so reading and hashing overlap. Only one read is in
+    flight on the connection at a time, and none is when ``_diagnose`` takes the connection over.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="andon-verify-read") as reader:
-        return _scan_chunks(conn, reader, compact, stops, roots, report, progress, chunk)
-
-
-def _scan_chunks(
-    conn: Connection,
-    reader: ThreadPoolExecutor,
-    compact: merkle.CompactRange,
-    stops: list[int],
-    roots: dict[int, bytes],
-    report: VerifyReport,
-    progress: Callable[[int, int], None] | None,
-    chunk: int,
-) -> bool:
     sha = hashlib.sha256
     position = 0
     stop_at = iter(stops)
