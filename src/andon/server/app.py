@@ -11,10 +11,12 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from andon.server.activity import approvals_waiting_now
 from andon.server.console import STATIC_DIR
@@ -79,6 +81,17 @@ def _version() -> str:
         return "0+unknown"
 
 
+class AndonApp(FastAPI):
+    """FastAPI with the agents' hot path in front of its middleware stack (see ``fastpath``)."""
+
+    def __init__(self, *, max_body_bytes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._front = DecisionFastPath(super().__call__, state=self.state, max_body_bytes=max_body_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._front(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A new app; its lifespan opens the store named in ``settings`` and migrates it to the newest schema."""
     settings = settings if settings is not None else Settings.from_env()
@@ -90,7 +103,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await run_in_threadpool(migrate, engine)
             app.state.engine = engine
-            app.state.decisions = DecisionWriter(engine)
+            url = engine.url.render_as_string(hide_password=False)  # the child opens the same store
+            app.state.decisions = await run_in_threadpool(
+                DecisionWriter, url, schema=settings.database_schema
+            )
             app.state.feed = ControlFeed(engine)
             await app.state.feed.start()
             metrics.watch_approvals(lambda: approvals_waiting_now(engine))
@@ -109,7 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await run_in_threadpool(app.state.decisions.close)
             engine.dispose()
 
-    app = FastAPI(
+    app = AndonApp(
+        max_body_bytes=settings.max_body_bytes,
         title="Andon",
         version=_version(),
         description="Control server for AI workflows: decisions, switches, approvals, the ledger.",
@@ -124,9 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(metrics_router(public=settings.metrics_public))
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
-    # Added first = innermost: the decision fast path runs inside the size limit, headers and timer.
     # Added last = outermost: the timer also sees requests the size limit refuses.
-    app.add_middleware(DecisionFastPath, state=app.state)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestTimer, metrics=metrics)

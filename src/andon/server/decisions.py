@@ -1,35 +1,121 @@
-"""Group commit for write decisions: one writer thread per server process, one transaction per batch.
+"""Group commit for write decisions, in a process of its own: one writer per server process.
 
 Every write decision must be in the store — decision, rate reservation, action row, ledger event —
 before its answer leaves the server. Committing each in its own transaction makes the commit, and on
-SQLite the wait for the one write lock, the cost of every decision. Here the route puts the request on
-a queue and awaits it; the writer takes every decision waiting (up to ``max_batch``), decides them in
-order inside one transaction with ``actions.decide_actions`` — what ``StoreControl.decide`` runs for
-one — commits, and only then answers each one. Decisions in a batch see each other's reservations, so
-limits stay exact; their ledger events are appended in one call. If any decision in a batch raises,
-the batch is rolled back and each of its decisions is retried in a transaction of its own, so one bad
-request never decides another's fate.
+SQLite the wait for the one write lock, the cost of every decision. Here the route hands the request
+to the writer and awaits it; the writer takes every decision waiting (up to ``max_batch``), decides
+them in order inside one transaction with ``actions.decide_actions`` — what ``StoreControl.decide``
+runs for one — commits, and only then answers each one. Decisions in a batch see each other's
+reservations, so limits stay exact; their ledger events are appended in one call. If any decision in a
+batch raises, the batch is rolled back and each of its decisions is retried in a transaction of its
+own, so one bad request never decides another's fate.
+
+The writer runs in a child process (``_serve``), not a thread: deciding and recording costs about as
+much CPU as everything else a decision request needs (HTTP, validation, the answer), and in one
+process both took turns on one interpreter lock, so the server used one core of two. The child has
+its own lock and its own store connection; requests and answers cross a socket pair as pickles, a
+batch's answers in one message. The child is forked from a fork server that has this module (and so
+the control plane and the store) already imported: starting one takes milliseconds.
+
+Failure: if the child dies, every decision waiting on it fails with ``StoreError`` (the API answers
+503; the SDK fails closed), and the next decision starts a new child. A decision the dead child may
+have committed is not retried by the server: its action row and ledger event stand or do not, and the
+SDK, not knowing, does not run the tool.
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
+import contextlib
+import itertools
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import socket
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from andon.control.actions import ActionDecision, ActionRequest, decide_action, decide_actions
+from andon.errors import StoreError
+
+log = logging.getLogger("andon.server.decisions")
 
 MAX_BATCH = 128
+# Room for thousands of requests in flight: the event loop never waits to hand one over.
+SOCKET_BUFFER = 4 * 1024 * 1024
+_ENV_PREFIX = "ANDON_"  # the child decides with the parent's settings (data dir, keys), not its own
+
+
+def decide_batch(engine: Engine, requests: list[ActionRequest]) -> list[ActionDecision | BaseException]:
+    """Decide ``requests`` in one transaction; if that fails, each in its own. One result per request."""
+    try:
+        with engine.begin() as conn:
+            return list(decide_actions(conn, requests, now=datetime.now(UTC)))
+    except Exception as exc:
+        if len(requests) == 1:
+            return [exc]
+    # One of them failed (or the commit did): nothing of the batch stands; decide each alone.
+    results: list[ActionDecision | BaseException] = []
+    for request in requests:
+        try:
+            with engine.begin() as conn:
+                results.append(decide_action(conn, request, now=datetime.now(UTC)))
+        except Exception as exc:
+            results.append(exc)
+    return results
+
+
+def _portable(result: ActionDecision | BaseException) -> ActionDecision | BaseException:
+    """``result`` if it survives pickling, else an error that says what it was."""
+    if isinstance(result, ActionDecision):
+        return result
+    try:
+        pickle.loads(pickle.dumps(result))
+    except Exception:
+        return RuntimeError(f"{type(result).__name__}: {result}")
+    return result
+
+
+def _serve(conn: Connection, url: str, schema: str | None, env: dict[str, str], max_batch: int) -> None:
+    """The child: read requests, decide them in batches, answer each batch in one message."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which then closes this
+    for name in [name for name in os.environ if name.startswith(_ENV_PREFIX)]:
+        del os.environ[name]
+    os.environ.update(env)
+    from andon.store import create_engine
+
+    engine = create_engine(url, schema=schema)
+    try:
+        ending = False
+        while not ending:
+            batch: list[tuple[int, ActionRequest]] = []
+            try:
+                batch.append(pickle.loads(conn.recv_bytes()))
+                while len(batch) < max_batch and conn.poll(0):
+                    batch.append(pickle.loads(conn.recv_bytes()))
+            except EOFError:  # the server shut its end: answer what came before, then stop
+                ending = True
+                if not batch:
+                    return
+            results = decide_batch(engine, [request for _, request in batch])
+            answers = [(ident, _portable(result)) for (ident, _), result in zip(batch, results, strict=True)]
+            try:
+                conn.send_bytes(pickle.dumps(answers))
+            except OSError:  # the server is gone
+                return
+    finally:
+        engine.dispose()
 
 
 @dataclass(slots=True)
-class _Pending:
-    request: ActionRequest
+class _Waiting:
     future: asyncio.Future[ActionDecision]
     loop: asyncio.AbstractEventLoop
 
@@ -44,69 +130,125 @@ def _settle(answers: list[tuple[asyncio.Future[ActionDecision], ActionDecision |
             future.set_result(result)
 
 
-class DecisionWriter:
-    """Decides write actions in batches on one thread; ``await writer.decide(request)``."""
+class _Child:
+    """One writer process, the socket to it, and the thread that reads its answers."""
 
-    def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH) -> None:
-        self.engine = engine
+    def __init__(self, url: str, schema: str | None, max_batch: int) -> None:
+        ours, theirs = socket.socketpair()
+        for sock in (ours, theirs):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
+        self.sock = ours  # kept to shut down our sending side at close, so answers still come back
+        self.conn = Connection(os.dup(ours.fileno()))
+        child_end = Connection(theirs.detach())
+        env = {name: value for name, value in os.environ.items() if name.startswith(_ENV_PREFIX)}
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        self.process = context.Process(
+            target=_serve,
+            args=(child_end, url, schema, env, max_batch),
+            name="andon-decisions",
+            daemon=True,
+        )
+        self.process.start()
+        child_end.close()
+        self.waiting: dict[int, _Waiting] = {}
+        self.lock = threading.Lock()
+        self.alive = True
+        self.reader = threading.Thread(target=self._read, name="andon-decisions-reader", daemon=True)
+        self.reader.start()
+
+    def send(self, ident: int, request: ActionRequest, waiting: _Waiting) -> None:
+        with self.lock:
+            if not self.alive:
+                raise StoreError("the decision writer stopped; try again")
+            self.waiting[ident] = waiting
+            try:
+                self.conn.send_bytes(pickle.dumps((ident, request)))
+            except OSError:  # the child is gone; the reader fails the others waiting
+                del self.waiting[ident]
+                raise StoreError("the decision writer stopped; try again") from None
+
+    def _read(self) -> None:
+        try:
+            while True:
+                answers: list[tuple[int, Any]] = pickle.loads(self.conn.recv_bytes())
+                by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any]]] = {}
+                with self.lock:
+                    for ident, result in answers:
+                        waiting = self.waiting.pop(ident)
+                        by_loop.setdefault(waiting.loop, []).append((waiting.future, result))
+                # One wake-up per event loop for the whole batch, not one per decision.
+                for loop, settled in by_loop.items():
+                    try:
+                        loop.call_soon_threadsafe(_settle, settled)
+                    except RuntimeError:  # that event loop is gone (shutdown); serve the rest
+                        continue
+        except (EOFError, OSError):
+            pass
+        with self.lock:
+            self.alive = False
+            orphans, self.waiting = self.waiting, {}
+        if orphans:
+            pid, count = self.process.pid, len(orphans)
+            log.error("the decision writer (pid %s) stopped with %d decisions waiting", pid, count)
+        error: ActionDecision | BaseException = StoreError(
+            "the decision writer stopped before answering; the decision may or may not stand"
+        )
+        for waiting in orphans.values():
+            try:
+                waiting.loop.call_soon_threadsafe(_settle, [(waiting.future, error)])
+            except RuntimeError:
+                continue
+
+    def close(self, timeout: float) -> None:
+        """Let the child finish what it has, then stop it."""
+        with self.lock:
+            self.alive = False  # no more requests; the reader still takes the answers due
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)  # the child sees EOF after every request before it
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout)
+        self.reader.join(timeout)
+        self.conn.close()
+        self.sock.close()
+
+
+class DecisionWriter:
+    """Decides write actions in batches in a child process; ``await writer.decide(request)``."""
+
+    def __init__(self, url: str, *, schema: str | None = None, max_batch: int = MAX_BATCH) -> None:
+        self.url = url
+        self.schema = schema
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="andon-decisions", daemon=True)
-        self._thread.start()
+        self._ids = itertools.count()
+        self._start = threading.Lock()
+        self._closed = False
+        self._child = _Child(url, schema, max_batch)
 
     async def decide(self, request: ActionRequest) -> ActionDecision:
         """The committed decision for ``request``; raises what ``decide_action`` raised."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[ActionDecision] = loop.create_future()
-        self._queue.put(_Pending(request, future, loop))
+        self._running().send(next(self._ids), request, _Waiting(future, loop))
         return await future
 
-    def close(self) -> None:
-        """Finish the decisions already queued, then stop the thread."""
-        self._queue.put(None)
-        self._thread.join(timeout=10)
+    def _running(self) -> _Child:
+        child = self._child
+        if child.alive:
+            return child
+        with self._start:
+            if self._closed:
+                raise StoreError("the server is stopping; no more decisions")
+            if not self._child.alive:
+                log.warning("starting a new decision writer (the last one stopped)")
+                self._child = _Child(self.url, self.schema, self.max_batch)
+            return self._child
 
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < self.max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-            # One wake-up per event loop for the whole batch, not one per decision.
-            answers: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[ActionDecision], Any]]] = {}
-            for pending, result in zip(batch, self._decide(batch), strict=True):
-                answers.setdefault(pending.loop, []).append((pending.future, result))
-            for loop, settled in answers.items():
-                try:
-                    loop.call_soon_threadsafe(_settle, settled)
-                except RuntimeError:  # that event loop is gone (shutdown); serve the rest
-                    continue
-            if stop:
-                return
-
-    def _decide(self, batch: list[_Pending]) -> list[ActionDecision | BaseException]:
-        try:
-            with self.engine.begin() as conn:
-                return list(decide_actions(conn, [p.request for p in batch], now=datetime.now(UTC)))
-        except Exception as exc:
-            if len(batch) == 1:
-                return [exc]
-        # One of them failed (or the commit did): nothing of the batch stands; decide each alone.
-        results: list[ActionDecision | BaseException] = []
-        for pending in batch:
-            try:
-                with self.engine.begin() as conn:
-                    results.append(decide_action(conn, pending.request, now=datetime.now(UTC)))
-            except Exception as exc:
-                results.append(exc)
-        return results
+    def close(self, timeout: float = 10.0) -> None:
+        """Finish the decisions already handed over, then stop the child."""
+        with self._start:
+            self._closed = True
+        self._child.close(timeout)

@@ -1,26 +1,29 @@
-"""The hot path of ``POST /v1/decisions``, answered below FastAPI's routing for the common case.
+"""The hot path of ``POST /v1/decisions``, answered in front of FastAPI for the common case.
 
 An agent asks for a write decision before every write, so this one request decides the server's
-throughput. Through FastAPI it spent about as much CPU on routing, dependency resolution and
-response encoding as the decision itself. This middleware answers the common case directly: a
-bearer key verified a moment ago (in the key cache, see ``keycache``), allowed through the ``agent``
-gate, a body that validates as the route's ``DecisionIn``, a workflow in the key's scope. It hands
-the request to the same ``DecisionWriter`` and answers only after the commit, exactly as the route
-does.
+throughput. Through FastAPI it spent more CPU on the framework — its middleware stack (error and
+telemetry wrappers, two body limits, our timer and headers, each wrapping ``send``), routing,
+dependency resolution, response encoding — than on the decision itself. ``DecisionFastPath`` sits in
+front of all of it (``AndonApp.__call__``) and answers the common case directly: a body of a declared
+length within the size limit, a bearer key verified a moment ago (in the key cache, see
+``keycache``), allowed through the ``agent`` gate, a body that validates as the route's
+``DecisionIn``, a workflow in the key's scope. It hands the request to the same ``DecisionWriter``
+and answers only after the commit, exactly as the route does, with the security headers every answer
+carries, and records the request in the same metrics as the request timer and the route.
 
-Everything else — an unknown or uncached key, a console session, a bad body, a workflow out of
-scope, a decision that raised — goes on to the FastAPI route with the body replayed, so every error
-answer stays the one error body of ``errors``. A decision that raised was rolled back by the writer
-(nothing of it stands), so the route deciding it again is safe; it raises again and answers with the
-error. It sits inside the body-size limit, the security headers and the request timer, so those
-apply to it as to every other request.
+Everything else — no or too large a ``Content-Length``, an unknown or uncached key, a console
+session, a bad body, a workflow out of scope, a decision that raised — goes on to the full app (its
+middleware, then the route) with the body replayed, so every error answer stays the one error body of
+``errors``. A decision that raised was rolled back by the writer (nothing of it stands), so the route
+deciding it again is safe; it raises again and answers with the error. The one exception is a writer
+process that died before answering: the route's attempt goes to a new writer and is answered, and a
+decision the dead one may have committed stays in the store as decided and never run.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,35 +31,28 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from andon.control.actions import ActionRequest
 from andon.server.apikeys import hash_key
+from andon.server.headers import COMMON
 from andon.server.limits import replaying
 from andon.server.principals import role_allows
 from andon.server.routers.control import DecisionIn  # the route's own body model
 
 PATH = "/v1/decisions"
-
-
-@dataclass(frozen=True, slots=True)
-class _Route:
-    """What the request timer reads from ``scope["route"]``: the route template."""
-
-    path: str = PATH
-
-
-_ROUTE = _Route()
-_HEADERS = [(b"content-type", b"application/json")]
+_HEADERS = [(b"content-type", b"application/json"), *COMMON]
 
 
 class DecisionFastPath:
-    """ASGI middleware: answers cached-key, valid, in-scope decision requests itself."""
+    """ASGI app in front of ``app``: answers cached-key, valid, in-scope decision requests itself."""
 
-    def __init__(self, app: ASGIApp, *, state: Any) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, *, state: Any, max_body_bytes: int) -> None:
+        self.app = app  # the full app: middleware stack, routing, the route
         self.state = state  # the FastAPI app's state: key_cache, decisions, metrics
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         principal = self._cached_agent(scope)
         if principal is None:
             await self.app(scope, receive, send)
@@ -66,7 +62,6 @@ class DecisionFastPath:
         if answer is None:
             await self.app(scope, replaying(body, receive), send)
             return
-        scope["route"] = _ROUTE
         payload = json.dumps(answer, separators=(",", ":")).encode()
         await send(
             {
@@ -76,13 +71,25 @@ class DecisionFastPath:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+        seconds = time.perf_counter() - started
+        self.state.metrics.http_request(method="POST", route=PATH, status=200, seconds=seconds)
 
     def _cached_agent(self, scope: Scope) -> Any:
-        """The principal of a bearer key verified a moment ago that may ask for decisions, else None."""
-        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
-        if header is None or header[:7].lower() != b"bearer ":
+        """The principal of a bearer key verified a moment ago that may ask for decisions, else None.
+
+        None too when the body's length is not declared, or is over the limit: the full app's size
+        limit answers those (a declared length bounds what the server reads)."""
+        authorization = length = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value
+            elif name == b"content-length":
+                length = value
+        if length is None or not length.isdigit() or int(length) > self.max_body_bytes:
             return None
-        presented = header[7:].strip().decode("latin-1")
+        if authorization is None or authorization[:7].lower() != b"bearer ":
+            return None
+        presented = authorization[7:].strip().decode("latin-1")
         principal = self.state.key_cache.get(hash_key(presented))
         if principal is None or not role_allows(principal.role, "agent"):
             return None
