@@ -80,5 +80,9 @@ _string = json.encoder.encode_basestring  # the C implementation; non-ASCII is k
 
 
 def parse_time(text: str) -> datetime:
-    """Inverse of ``format_time``."""
+    """Inverse of ``format_time``; anything not in exactly its form raises ``ValueError``."""
+    # fromisoformat is ~30x faster than strptime (every event read parses one); it also takes forms
+    # format_time never writes, so those are left to strptime, which refuses them.
+    if len(text) == 27 and text[26] == "Z" and text[19] == "." and text[10] == "T" and text[:26].isascii():
+        return datetime.fromisoformat(text[:26]).replace(tzinfo=UTC)
     return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
