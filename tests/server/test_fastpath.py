@@ -7,19 +7,25 @@ things, and refuse the same requests with the same error body.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 
 from andon.ledger.log import read_events
+from andon.server import apikeys
+from andon.server.app import create_app
+from andon.server.settings import Settings
 from andon.store.tables import control_actions
 from control.runbooks import apply
 
 from .test_control_api import WRITE, agent
 
 if TYPE_CHECKING:
-    from tests.server.conftest import ErrorBody, Server
+    from tests.server.conftest import ErrorBody, RunApp, Server
 
 pytestmark = pytest.mark.anyio
 
@@ -76,3 +82,26 @@ async def test_a_key_revoked_through_this_server_is_refused_at_once_on_the_fast_
     revoked = await server.client.delete(f"/v1/keys/{key_id}", headers=server.auth("admin"))
     assert revoked.status_code == 200
     error_body(await server.client.post("/v1/decisions", json=WRITE, headers=headers), 401)
+
+
+async def test_a_key_revoked_elsewhere_is_refused_once_the_refresh_ahead_has_read_it(
+    settings: Settings, run_app: RunApp, error_body: ErrorBody
+) -> None:
+    """Past half its cache time, a hit re-reads the key in the background: a revocation made by another
+    process (here straight in the store, as the CLI does) is refused before the entry would lapse."""
+    async with run_app(create_app(replace(settings, key_cache_seconds=3.0))) as server:
+        apply(server.engine)
+        secret = server.new_key("agent", workflows=["support-triage"])
+        headers = {"Authorization": f"Bearer {secret}"}
+        assert (await server.client.post("/v1/decisions", json=WRITE, headers=headers)).status_code == 200
+        cached_at = time.monotonic()
+        with server.engine.begin() as conn:
+            key_id = next(k["id"] for k in apikeys.list_keys(conn) if k["role"] == "agent")
+            apikeys.revoke_key(conn, key_id, revoked_by="cli:ops")
+        await asyncio.sleep(1.6)
+        hit = await server.client.post("/v1/decisions", json=WRITE, headers=headers)  # starts the re-read
+        assert hit.status_code == 200, "still inside its cache time"
+        while (await server.client.post("/v1/decisions", json=WRITE, headers=headers)).status_code == 200:
+            await asyncio.sleep(0.02)
+        assert time.monotonic() - cached_at < 3.0, "refused before the entry lapsed"
+        error_body(await server.client.post("/v1/decisions", json=WRITE, headers=headers), 401)

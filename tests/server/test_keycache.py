@@ -50,3 +50,19 @@ def test_no_cache_time_remembers_nothing() -> None:
     cache = KeyCache(ttl=0)
     cache.put("h1", principal(), generation=cache.generation)
     assert cache.get("h1") is None
+
+
+def test_a_refresh_is_claimed_once_past_half_the_time() -> None:
+    cache = KeyCache(ttl=0.4)
+    cache.put("h1", principal(), generation=cache.generation)
+    assert not cache.claim_refresh("h1"), "fresh: nothing to do"
+    assert not cache.claim_refresh("h2"), "not cached: the request reads the store anyway"
+    time.sleep(0.22)
+    assert cache.claim_refresh("h1")
+    assert not cache.claim_refresh("h1"), "one refresh at a time"
+    assert cache.get("h1") is not None, "still served while it is re-read"
+    cache.put("h1", principal(), generation=cache.generation)
+    cache.refreshed("h1")
+    assert not cache.claim_refresh("h1"), "fresh again"
+    cache.drop("h1")
+    assert cache.get("h1") is None

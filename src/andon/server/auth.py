@@ -17,6 +17,8 @@ For a workflow named in the body, call ``ensure_workflow(principal, body.workflo
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
@@ -31,6 +33,7 @@ from andon.server.principals import Principal, Role, role_allows
 from andon.server.sessions import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, load_session, tokens_match
 from andon.store import reading
 
+log = logging.getLogger("andon.server.auth")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 Gate = Role | Literal["any"]
 
@@ -81,6 +84,33 @@ def _check_session(engine: Engine, token: str) -> Principal | None:
         return load_session(conn, token)
 
 
+_refreshes: set[asyncio.Task[None]] = set()  # held so they are not collected while they run
+
+
+def refresh_ahead(cache: KeyCache, engine: Engine, presented: str, key_hash: str) -> None:
+    """Re-verify a cached key in the background when its entry is past half its time (see keycache)."""
+    if not cache.claim_refresh(key_hash):
+        return
+    generation = cache.generation
+
+    async def refresh() -> None:
+        try:
+            result = await run_in_threadpool(_check_key, engine, presented)
+        except Exception:  # the store is away: the entry lapses as usual and a request reads again
+            log.warning("could not re-verify a cached API key; it lapses at its time", exc_info=True)
+            return
+        finally:
+            cache.refreshed(key_hash)
+        if isinstance(result, Rejection):
+            cache.drop(key_hash)  # revoked or expired elsewhere: refused from now on
+        else:
+            cache.put(key_hash, result, generation=generation)
+
+    task = asyncio.get_running_loop().create_task(refresh())
+    _refreshes.add(task)
+    task.add_done_callback(_refreshes.discard)
+
+
 async def authenticate(request: Request) -> Principal:
     """The caller behind a request, or 401."""
     engine = get_engine(request)
@@ -95,6 +125,7 @@ async def authenticate(request: Request) -> Principal:
         key_hash = hash_key(presented)
         cached = cache.get(key_hash)
         if cached is not None:
+            refresh_ahead(cache, engine, presented, key_hash)
             return cached
         generation = cache.generation
         result = await run_in_threadpool(_check_key, engine, presented)

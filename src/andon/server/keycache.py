@@ -12,6 +12,13 @@ never kept — and holds the principal the store returned:
 * the key's own expiry is checked on every hit, so an expired key is never served from memory.
 
 Refusals are not remembered: an unknown, revoked or expired key costs a store read every time.
+
+Refresh ahead: once an entry is past half its ``ttl``, the next request that hits it still gets the
+cached principal and also starts one re-verification in the background (``claim_refresh``, then
+``put`` or ``drop``; see ``auth.refresh_ahead``). A key in steady use is so re-read before its entry
+lapses, and no request ever waits for the store read — when every entry lapsed at once, each of an
+agent's concurrent requests went to the store together, once a second. Nothing is served longer than
+before: an entry still lapses ``ttl`` after its last verification.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ class KeyCache:
         self._entries: dict[str, _Entry] = {}
         self._generation = 0  # bumped by every forget: a lookup begun before it is not remembered
         self._lock = threading.Lock()
+        self._refreshing: set[str] = set()  # key hashes being re-verified in the background
 
     @property
     def generation(self) -> int:
@@ -70,6 +78,27 @@ class KeyCache:
                 now = time.monotonic()
                 self._entries = {h: e for h, e in self._entries.items() if e.until > now}
             self._entries[key_hash] = _Entry(principal, time.monotonic() + self.ttl)
+
+    def claim_refresh(self, key_hash: str) -> bool:
+        """True once per half-``ttl`` for a cached key: the caller re-verifies it, then ``refreshed``."""
+        entry = self._entries.get(key_hash)
+        if entry is None or entry.until - time.monotonic() > self.ttl / 2:
+            return False
+        with self._lock:
+            if key_hash in self._refreshing:
+                return False
+            self._refreshing.add(key_hash)
+            return True
+
+    def refreshed(self, key_hash: str) -> None:
+        """The re-verification claimed by ``claim_refresh`` is over (whatever its result)."""
+        with self._lock:
+            self._refreshing.discard(key_hash)
+
+    def drop(self, key_hash: str) -> None:
+        """Forget one key hash: the store no longer accepts that key."""
+        with self._lock:
+            self._entries.pop(key_hash, None)
 
     def forget(self, key_id: str) -> None:
         """Drop the key ``key_id`` (call after its revocation commits) and refuse racing lookups."""
