@@ -10,7 +10,8 @@ bucket lock and one ledger append for all of them.
 from __future__ import annotations
 
 import json
-import uuid
+import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta
@@ -103,6 +104,15 @@ class ActionOutcome:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ActionOutcome:
         return cls(**data)
+
+
+def new_action_id() -> str:
+    """``act-`` and 32 hex digits: the time in milliseconds (12), then 80 random bits.
+
+    Time-ordered, as UUIDv7 is: a new action row's id lands at the end of the id index, where a
+    random id dirtied a different index page per row (on SQLite, a page written to the WAL per row
+    of every batch)."""
+    return f"act-{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 _b = control_buckets.c
@@ -245,7 +255,7 @@ class _Batch:
             self.flush()  # one append masks with one revision's rules
         self.revision = state.revision
 
-        action_id = f"act-{uuid.uuid4().hex}"
+        action_id = new_action_id()
         approval_id = new_approval_id() if decision.outcome == "hold" else None
         effect = tool_policy.effect if tool_policy else "unknown"
         event = Event(
