@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import socket
@@ -113,13 +114,15 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
 
 
 # -- load ------------------------------------------------------------------------------------------
-def decision_request(port: int, token: str, n: int) -> bytes:
+def decision_request(port: int, token: str, account: str) -> bytes:
+    """One decision request, as bytes; each names its own account, as real traffic does (the same
+    call over and over is a retry storm, which the incident watch rightly opens an incident for)."""
     body = json.dumps(
         {
             "workflow": WORKFLOW,
             "tool": "crm.update",
             "actor": "svc-bench",
-            "args": {"account_id": f"acct-{n}", "tier": "gold"},
+            "args": {"account_id": account, "tier": "gold"},
             "confidence": 0.95,
         }
     ).encode()
@@ -130,11 +133,14 @@ def decision_request(port: int, token: str, n: int) -> bytes:
     return head.encode() + body
 
 
-async def _connection(port: int, request: bytes, stop_at: float, warm_until: float, out: list[float]) -> int:
+async def _connection(
+    port: int, token: str, name: str, stop_at: float, warm_until: float, out: list[float]
+) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     errors = 0
     try:
-        while True:
+        for n in itertools.count():
+            request = decision_request(port, token, f"acct-{name}-{n}")
             started = time.perf_counter()
             if started >= stop_at:
                 return errors
@@ -149,13 +155,13 @@ async def _connection(port: int, request: bytes, stop_at: float, warm_until: flo
                 errors += 1
             if started >= warm_until:
                 out.append(time.perf_counter() - started)
+        return errors
     finally:
         writer.close()
 
 
 def load_worker(port: int, token: str, connections: int, start_at: float, seconds: float) -> None:
     """One load process: ``connections`` keep-alive clients; prints JSON latencies when done."""
-    request = decision_request(port, token, os.getpid())
     latencies: list[float] = []
     wait = start_at - time.time()
     if wait > 0:
@@ -165,7 +171,10 @@ def load_worker(port: int, token: str, connections: int, start_at: float, second
 
     async def main() -> list[int]:
         return await asyncio.gather(
-            *(_connection(port, request, stop_at, warm_until, latencies) for _ in range(connections))
+            *(
+                _connection(port, token, f"{os.getpid()}-{c}", stop_at, warm_until, latencies)
+                for c in range(connections)
+            )
         )
 
     errors = sum(asyncio.run(main()))
