@@ -10,12 +10,10 @@ reservations, so limits stay exact; their ledger events are appended in one call
 batch raises, the batch is rolled back and each of its decisions is retried in a transaction of its
 own, so one bad request never decides another's fate.
 
-The writer runs in a child process (``_serve``), not a thread: deciding and recording costs about as
-much CPU as everything else a decision request needs (HTTP, validation, the answer), and in one
-process both took turns on one interpreter lock, so the server used one core of two. The child has
-its own lock and its own store connection; requests and answers cross a socket pair as pickles, a
-batch's answers in one message. The child is forked from a fork server that has this module (and so
-the control plane and the store) already imported: starting one takes milliseconds.
+The writer runs in a child process (``_serve``, started by ``children.start``), not a thread:
+deciding and recording costs about as much CPU as everything else a decision request needs (HTTP,
+validation, the answer), and in one process both took turns on one interpreter lock. Requests and
+answers cross a socket pair as pickles, a batch's answers in one message.
 
 Failure: if the child dies, every decision waiting on it fails with ``StoreError`` (the API answers
 503; the SDK fails closed), and the next decision starts a new child. A decision the dead child may
@@ -29,10 +27,8 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import multiprocessing
 import os
 import pickle
-import signal
 import socket
 import threading
 from dataclasses import dataclass
@@ -44,13 +40,14 @@ from sqlalchemy.engine import Engine
 
 from andon.control.actions import ActionDecision, ActionRequest, decide_action, decide_actions
 from andon.errors import StoreError
+from andon.server import children
+from andon.store import create_engine
 
 log = logging.getLogger("andon.server.decisions")
 
 MAX_BATCH = 128
 # Room for thousands of requests in flight: the event loop never waits to hand one over.
 SOCKET_BUFFER = 4 * 1024 * 1024
-_ENV_PREFIX = "ANDON_"  # the child decides with the parent's settings (data dir, keys), not its own
 
 
 def decide_batch(engine: Engine, requests: list[ActionRequest]) -> list[ActionDecision | BaseException]:
@@ -83,14 +80,8 @@ def _portable(result: ActionDecision | BaseException) -> ActionDecision | BaseEx
     return result
 
 
-def _serve(conn: Connection, url: str, schema: str | None, env: dict[str, str], max_batch: int) -> None:
+def _serve(conn: Connection, url: str, schema: str | None, max_batch: int) -> None:
     """The child: read requests, decide them in batches, answer each batch in one message."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which then closes this
-    for name in [name for name in os.environ if name.startswith(_ENV_PREFIX)]:
-        del os.environ[name]
-    os.environ.update(env)
-    from andon.store import create_engine
-
     engine = create_engine(url, schema=schema)
     try:
         ending = False
@@ -141,16 +132,7 @@ class _Child:
         self.sock = ours  # kept to shut down our sending side at close, so answers still come back
         self.conn = Connection(os.dup(ours.fileno()))
         child_end = Connection(theirs.detach())
-        env = {name: value for name, value in os.environ.items() if name.startswith(_ENV_PREFIX)}
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        self.process = context.Process(
-            target=_serve,
-            args=(child_end, url, schema, env, max_batch),
-            name="andon-decisions",
-            daemon=True,
-        )
-        self.process.start()
+        self.process = children.start(_serve, child_end, url, schema, max_batch, name="andon-decisions")
         child_end.close()
         self.waiting: dict[int, _Waiting] = {}
         self.lock = threading.Lock()
@@ -207,10 +189,7 @@ class _Child:
             self.alive = False  # no more requests; the reader still takes the answers due
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)  # the child sees EOF after every request before it
-        self.process.join(timeout)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(timeout)
+        children.stop(self.process, timeout)
         self.reader.join(timeout)
         self.conn.close()
         self.sock.close()

@@ -2,7 +2,7 @@
 
 Every change is one transaction owned here (the desk's multi-step operations own theirs); reading is
 open to viewers, changing to responders. A key scoped to workflows reaches only their incidents.
-The router's lifespan starts the incident watch: detectors → incidents → containment in this process.
+The router's lifespan starts the incident watch: detectors → incidents → containment, in a child process.
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ log = logging.getLogger("andon.server")
 
 @asynccontextmanager
 async def watch_incidents(app: FastAPI) -> AsyncIterator[None]:
-    """Run the incident watch beside the server: every replica follows; the store dedups incidents."""
+    """Run the incident watch beside the server, in a child process: every replica follows; the store
+    dedups incidents. The desk here serves the routes (declare, contain, page on a declared one)."""
     from andon.incidents.escalate import dispatcher_from_config
-    from andon.incidents.watch import IncidentWatch
+    from andon.server.watch_process import WatchProcess
 
     engine: Engine = app.state.engine
     try:
@@ -46,10 +47,10 @@ async def watch_incidents(app: FastAPI) -> AsyncIterator[None]:
     except AndonError as exc:  # a broken notify config must not keep the server down; it is logged loudly
         log.error("incident notifications are off: %s", exc)
         dispatcher = None
-    desk = IncidentDesk(engine, signer=audit.signer, dispatcher=dispatcher)
-    app.state.incident_desk = desk
-    watch = IncidentWatch(engine, desk=desk)
-    await run_in_threadpool(watch.start)
+    app.state.incident_desk = IncidentDesk(engine, signer=audit.signer, dispatcher=dispatcher)
+    url = engine.url.render_as_string(hide_password=False)
+    schema = app.state.settings.database_schema
+    watch = await run_in_threadpool(WatchProcess, url, schema=schema)
     app.state.incident_watch = watch
     try:
         yield
