@@ -1,4 +1,5 @@
-"""The decision writer's child process, on both stores: answers, its settings, a death, a stop."""
+"""The server's child processes, on both stores: the decision writer's answers, its settings, a death,
+a stop; an incident watch that cannot start."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from andon.control.snapshot import current_revision
 from andon.errors import StoreError
 from andon.ledger.log import read_events
 from andon.server.decisions import DecisionWriter, _portable
+from andon.server.watch_process import WatchProcess
 from control.runbooks import apply
 
 pytestmark = pytest.mark.anyio
@@ -137,3 +140,13 @@ def test_an_error_that_cannot_cross_the_process_boundary_is_described_instead() 
     assert isinstance(portable, RuntimeError) and str(portable) == "Local: the store said no"
     kept = _portable(StoreError("gone"))
     assert isinstance(kept, StoreError)
+
+
+async def test_a_watch_that_cannot_start_stops_the_server_from_starting_with_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    missing = f"sqlite:///{tmp_path / 'no-such-dir' / 'andon.db'}"
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="incident watch did not start"):
+        WatchProcess(missing)
+    assert time.monotonic() - started < 30

@@ -16,6 +16,7 @@ Each now runs in a child process of the server, started by ``start``:
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -31,7 +32,17 @@ def _run(cwd: str, env: dict[str, str], target: Callable[..., None], args: tuple
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
+    if not logging.getLogger().handlers:  # the server's logging setup is not inherited from the fork server
+        logging.basicConfig(
+            level=logging.INFO, format=f"%(asctime)s %(levelname)s [{_name()}] %(name)s: %(message)s"
+        )
     target(*args)
+
+
+def _name() -> str:
+    import multiprocessing.process
+
+    return multiprocessing.process.current_process().name
 
 
 def start(target: Callable[..., None], *args: Any, name: str) -> BaseProcess:

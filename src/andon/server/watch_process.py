@@ -35,7 +35,11 @@ def _watch(conn: Connection, url: str, schema: str | None) -> None:
             log.error("incident notifications are off: %s", exc)
             dispatcher = None
         watch = IncidentWatch(engine, desk=IncidentDesk(engine, signer=audit.signer, dispatcher=dispatcher))
-        watch.start()
+        try:
+            watch.start()
+        except Exception:  # the server refuses to start without it, naming the log
+            log.exception("the incident watch could not start")
+            return
         try:
             conn.send_bytes(READY)
             conn.recv_bytes()  # nothing is ever sent: this returns (EOF) when the server stops or dies
