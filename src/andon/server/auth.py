@@ -111,6 +111,15 @@ def refresh_ahead(cache: KeyCache, engine: Engine, presented: str, key_hash: str
     task.add_done_callback(_refreshes.discard)
 
 
+def cached_principal(cache: KeyCache, engine: Engine, presented: str) -> tuple[str, Principal | None]:
+    """The key's hash and, if it was verified a moment ago, its principal (refreshed ahead, see keycache)."""
+    key_hash = hash_key(presented)
+    cached = cache.get(key_hash)
+    if cached is not None:
+        refresh_ahead(cache, engine, presented, key_hash)
+    return key_hash, cached
+
+
 async def authenticate(request: Request) -> Principal:
     """The caller behind a request, or 401."""
     engine = get_engine(request)
@@ -122,10 +131,8 @@ async def authenticate(request: Request) -> Principal:
         presented = value.strip()
         # A key verified a moment ago skips the store read and the thread hop (see keycache).
         cache: KeyCache = request.app.state.key_cache
-        key_hash = hash_key(presented)
-        cached = cache.get(key_hash)
+        key_hash, cached = cached_principal(cache, engine, presented)
         if cached is not None:
-            refresh_ahead(cache, engine, presented, key_hash)
             return cached
         generation = cache.generation
         result = await run_in_threadpool(_check_key, engine, presented)

@@ -33,16 +33,10 @@ def _run(cwd: str, env: dict[str, str], target: Callable[..., None], args: tuple
     os.environ.update(env)
     os.chdir(cwd)
     if not logging.getLogger().handlers:  # the server's logging setup is not inherited from the fork server
-        logging.basicConfig(
-            level=logging.INFO, format=f"%(asctime)s %(levelname)s [{_name()}] %(name)s: %(message)s"
-        )
+        name = multiprocessing.current_process().name
+        fmt = f"%(asctime)s %(levelname)s [{name}] %(name)s: %(message)s"
+        logging.basicConfig(level=logging.INFO, format=fmt)
     target(*args)
-
-
-def _name() -> str:
-    import multiprocessing.process
-
-    return multiprocessing.process.current_process().name
 
 
 def start(target: Callable[..., None], *args: Any, name: str) -> BaseProcess:

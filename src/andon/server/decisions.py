@@ -17,8 +17,8 @@ answers cross a socket pair as pickles, a batch's answers in one message.
 
 Failure: if the child dies, every decision waiting on it fails with ``StoreError`` (the API answers
 503; the SDK fails closed), and the next decision starts a new child. A decision the dead child may
-have committed is not retried by the server: its action row and ledger event stand or do not, and the
-SDK, not knowing, does not run the tool.
+have committed stays as it is (decided, never run); the fast path leaves the request to the route,
+which asks the new child (see ``fastpath``).
 """
 
 from __future__ import annotations

@@ -30,8 +30,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from andon.control.actions import ActionRequest
-from andon.server.apikeys import hash_key
-from andon.server.auth import refresh_ahead
+from andon.server.auth import cached_principal
 from andon.server.headers import COMMON
 from andon.server.limits import replaying
 from andon.server.principals import role_allows
@@ -91,11 +90,9 @@ class DecisionFastPath:
         if authorization is None or authorization[:7].lower() != b"bearer ":
             return None
         presented = authorization[7:].strip().decode("latin-1")
-        key_hash = hash_key(presented)
-        principal = self.state.key_cache.get(key_hash)
+        _, principal = cached_principal(self.state.key_cache, self.state.engine, presented)
         if principal is None or not role_allows(principal.role, "agent"):
             return None
-        refresh_ahead(self.state.key_cache, self.state.engine, presented, key_hash)
         return principal
 
     async def _decide(self, principal: Any, body: bytes) -> dict[str, Any] | None:

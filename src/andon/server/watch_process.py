@@ -13,6 +13,8 @@ import logging
 import socket
 from multiprocessing.connection import Connection
 
+from sqlalchemy.engine import Engine
+
 from andon.errors import AndonError, StoreError
 from andon.incidents.escalate import dispatcher_from_config
 from andon.incidents.service import IncidentDesk
@@ -25,16 +27,21 @@ READY = b"following"
 START_TIMEOUT = 60.0  # warming up reads the latest events; a large ledger on a slow disk takes a while
 
 
+def server_desk(engine: Engine) -> IncidentDesk:
+    """The incident desk of a server process: signed with the data directory's key, paging as configured."""
+    try:
+        dispatcher = dispatcher_from_config()
+    except AndonError as exc:  # a broken notify config must not stop the server or containment; logged loudly
+        log.error("incident notifications are off: %s", exc)
+        dispatcher = None
+    return IncidentDesk(engine, signer=audit.signer, dispatcher=dispatcher)
+
+
 def _watch(conn: Connection, url: str, schema: str | None) -> None:
     """The child: follow until the server closes its end of ``conn``."""
     engine = create_engine(url, schema=schema)
     try:
-        try:
-            dispatcher = dispatcher_from_config()
-        except AndonError as exc:  # a broken notify config must not stop containment; it is logged loudly
-            log.error("incident notifications are off: %s", exc)
-            dispatcher = None
-        watch = IncidentWatch(engine, desk=IncidentDesk(engine, signer=audit.signer, dispatcher=dispatcher))
+        watch = IncidentWatch(engine, desk=server_desk(engine))
         try:
             watch.start()
         except Exception:  # the server refuses to start without it, naming the log

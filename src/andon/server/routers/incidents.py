@@ -18,7 +18,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
-from andon.errors import AndonError
 from andon.incidents import containment, lifecycle
 from andon.incidents.checklist import mark_item
 from andon.incidents.records import Incident, IncidentNotFound, get_incident, list_incidents
@@ -38,16 +37,10 @@ log = logging.getLogger("andon.server")
 async def watch_incidents(app: FastAPI) -> AsyncIterator[None]:
     """Run the incident watch beside the server, in a child process: every replica follows; the store
     dedups incidents. The desk here serves the routes (declare, contain, page on a declared one)."""
-    from andon.incidents.escalate import dispatcher_from_config
-    from andon.server.watch_process import WatchProcess
+    from andon.server.watch_process import WatchProcess, server_desk
 
     engine: Engine = app.state.engine
-    try:
-        dispatcher = dispatcher_from_config()
-    except AndonError as exc:  # a broken notify config must not keep the server down; it is logged loudly
-        log.error("incident notifications are off: %s", exc)
-        dispatcher = None
-    app.state.incident_desk = IncidentDesk(engine, signer=audit.signer, dispatcher=dispatcher)
+    app.state.incident_desk = server_desk(engine)
     url = engine.url.render_as_string(hide_password=False)
     schema = app.state.settings.database_schema
     watch = await run_in_threadpool(WatchProcess, url, schema=schema)
