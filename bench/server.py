@@ -4,7 +4,7 @@
     python bench/server.py                  # 15 s of load, 20 pause rounds
     python bench/server.py --database postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-The server is ``andon.server.app.create_app`` under uvicorn in its own process, on a fresh store
+The server is ``andon serve`` in its own process, on a fresh store
 (SQLite WAL by default) with a one-workflow runbook. Load: CLIENTS keep-alive connections, spread over
 two load processes (asyncio, prebuilt request bytes, so the load generator stays cheap), each posting
 ``POST /v1/decisions`` for a write tool as fast as the answers come back; the first second is warm-up.
@@ -64,12 +64,6 @@ RUNBOOK: dict[str, Any] = {
         }
     ],
 }
-SERVE = (
-    "import sys, uvicorn\n"
-    "from andon.server.app import create_app\n"
-    "uvicorn.run(create_app(), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning',"
-    " access_log=False)\n"
-)
 
 
 def free_port() -> int:
@@ -101,7 +95,9 @@ def prepare(url: str, schema: str | None) -> tuple[str, str]:
 
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], env=env)
+    """``andon serve`` on ``port``, as a user runs it (its console URL and first login go unprinted)."""
+    command = [sys.executable, "-m", "andon", "serve", "--port", str(port)]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -368,7 +364,7 @@ def main() -> None:
     from rich.table import Table
 
     store = "SQLite WAL" if schema is None else "PostgreSQL"
-    table = Table(title=f"andon server bench ({store}, {os.cpu_count()} cores, uvicorn 1 process)")
+    table = Table(title=f"andon server bench ({store}, {os.cpu_count()} cores, `andon serve`)")
     for column in ("measure", "value", "target", "ratio to target"):
         table.add_column(column)
     table.add_row(

@@ -1,9 +1,9 @@
 """The real server (``andon.server.app.create_app``) on a real 127.0.0.1 port, in a thread, for tests
 where the network itself is under test: the SDK's connect mode and the server-sent-events stream.
 
-``LiveServer(settings)`` starts uvicorn and waits until it answers; ``stop()`` takes it away like a crash
-would (listening socket closed, open connections dropped); ``LiveServer(settings, port=old.port)``
-brings it back on the same port.
+``LiveServer(settings)`` starts uvicorn as ``andon serve`` does (``andon.server.wire``) and waits
+until it answers; ``stop()`` takes it away like a crash would (listening socket closed, open
+connections dropped); ``LiveServer(settings, port=old.port)`` brings it back on the same port.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 import uvicorn
 from sqlalchemy.engine import Engine
 
-from andon.server import apikeys
+from andon.server import apikeys, wire
 from andon.server.app import create_app
 from andon.server.settings import Settings
 
@@ -37,7 +37,7 @@ class LiveServer:
         self.app = create_app(settings)
         self.socket = _listen(port)
         self.port: int = self.socket.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
+        config = wire.config(self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, name=f"uvicorn-{self.port}", daemon=True)
         self.thread.start()

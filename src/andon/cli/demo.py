@@ -28,11 +28,10 @@ def demo(host: str, port: int, data_dir: Path, seed: int) -> None:
     its agent stop, approve a held refund, set off a bad prompt or an injected attachment, restore the
     last approved prompt and roll back the tier changes. Ctrl-C stops everything.
     """
-    import uvicorn
-
     from andon.cli.server import console_url
     from andon.demo.web import install
     from andon.demo.world import DemoWorld
+    from andon.server import wire
     from andon.server.app import create_app
     from andon.server.settings import Settings
     from andon.server.users import bootstrap_admin
@@ -60,6 +59,6 @@ def demo(host: str, port: int, data_dir: Path, seed: int) -> None:
     click.echo("Ctrl-C stops the demo.")
     sys.stdout.flush()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        wire.run(app, host=host, port=port, log_level="warning")
     finally:
         world.stop()

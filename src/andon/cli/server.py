@@ -60,8 +60,7 @@ def serve(host: str | None, port: int | None) -> None:
     With no configuration it keeps its store in SQLite under $ANDON_DATA_DIR (default ./.andon). On a
     store without users it creates the console user 'admin' and prints its password once.
     """
-    import uvicorn
-
+    from andon.server import wire
     from andon.server.app import create_app
     from andon.server.settings import Settings
     from andon.server.users import bootstrap_admin
@@ -86,7 +85,7 @@ def serve(host: str | None, port: int | None) -> None:
     signer_engine = _open()
     try:
         with Checkpointer(signer_engine, signer=signing_key()):
-            uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+            wire.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
     finally:
         signer_engine.dispose()
 
