@@ -13,7 +13,8 @@ own, so one bad request never decides another's fate.
 The writer runs in a child process (``_serve``, started by ``children.start``), not a thread:
 deciding and recording costs about as much CPU as everything else a decision request needs (HTTP,
 validation, the answer), and in one process both took turns on one interpreter lock. Requests and
-answers cross a socket pair as pickles, a batch's answers in one message.
+answers cross a socket pair as pickles: the requests of one turn of the server's event loop in one
+message, a batch's answers in one message.
 
 Failure: if the child dies, every decision waiting on it fails with ``StoreError`` (the API answers
 503; the SDK fails closed), and the next decision starts a new child. A decision the dead child may
@@ -81,16 +82,17 @@ def _portable(result: ActionDecision | BaseException) -> ActionDecision | BaseEx
 
 
 def _serve(conn: Connection, url: str, schema: str | None, max_batch: int) -> None:
-    """The child: read requests, decide them in batches, answer each batch in one message."""
+    """The child: read requests (each message a list), decide them in batches, answer each batch in
+    one message."""
     engine = create_engine(url, schema=schema)
     try:
         ending = False
         while not ending:
             batch: list[tuple[int, ActionRequest]] = []
             try:
-                batch.append(pickle.loads(conn.recv_bytes()))
+                batch.extend(pickle.loads(conn.recv_bytes()))
                 while len(batch) < max_batch and conn.poll(0):
-                    batch.append(pickle.loads(conn.recv_bytes()))
+                    batch.extend(pickle.loads(conn.recv_bytes()))
             except EOFError:  # the server shut its end: answer what came before, then stop
                 ending = True
                 if not batch:
@@ -135,21 +137,37 @@ class _Child:
         self.process = children.start(_serve, child_end, url, schema, max_batch, name="andon-decisions")
         child_end.close()
         self.waiting: dict[int, _Waiting] = {}
+        self.outbox: list[tuple[int, ActionRequest]] = []  # handed over this turn, sent at its end
         self.lock = threading.Lock()
         self.alive = True
         self.reader = threading.Thread(target=self._read, name="andon-decisions-reader", daemon=True)
         self.reader.start()
 
     def send(self, ident: int, request: ActionRequest, waiting: _Waiting) -> None:
+        """Hand ``request`` over (called on ``waiting.loop``): the requests of one turn of the event
+        loop leave together, in one message at the end of the turn."""
         with self.lock:
             if not self.alive:
                 raise StoreError("the decision writer stopped; try again")
             self.waiting[ident] = waiting
+            self.outbox.append((ident, request))
+            if len(self.outbox) == 1:
+                waiting.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        with self.lock:
+            outbox, self.outbox = self.outbox, []
+            if not outbox:
+                return
             try:
-                self.conn.send_bytes(pickle.dumps((ident, request)))
-            except OSError:  # the child is gone; the reader fails the others waiting
-                del self.waiting[ident]
-                raise StoreError("the decision writer stopped; try again") from None
+                self.conn.send_bytes(pickle.dumps(outbox))
+                return
+            except OSError:  # the child is gone (or stopping): these never reached it
+                unsent = [self.waiting.pop(ident) for ident, _ in outbox if ident in self.waiting]
+        error = StoreError("the decision writer stopped; try again")
+        for waiting in unsent:
+            with contextlib.suppress(RuntimeError):  # that event loop is gone
+                waiting.loop.call_soon_threadsafe(_settle, [(waiting.future, error)])
 
     def _read(self) -> None:
         try:
@@ -187,6 +205,7 @@ class _Child:
         """Let the child finish what it has, then stop it."""
         with self.lock:
             self.alive = False  # no more requests; the reader still takes the answers due
+        self._flush()  # what was handed over this turn goes too
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)  # the child sees EOF after every request before it
         children.stop(self.process, timeout)
