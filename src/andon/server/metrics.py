@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -79,11 +79,21 @@ class ServerMetrics:
         )  # fmt: skip
         self._approvals = _ApprovalsWaiting()
         self.registry.register(self._approvals)
+        # The labelled series of the decision path, kept at hand: ``labels()`` takes a lock and
+        # builds its key on every call, thousands of times a second.
+        self._decision_series: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._http_series: dict[tuple[str, str, int], Any] = {}
 
     def decision(self, *, workflow: str, outcome: str, seconds: float) -> None:
         """Count one decision (``allow``, ``deny``, ``hold``, ``simulate``) and how long it took."""
-        self._decisions.labels(workflow=workflow, outcome=outcome).inc()
-        self._decision_seconds.labels(outcome=outcome).observe(seconds)
+        series = self._decision_series.get((workflow, outcome))
+        if series is None:
+            series = self._decision_series[(workflow, outcome)] = (
+                self._decisions.labels(workflow=workflow, outcome=outcome),
+                self._decision_seconds.labels(outcome=outcome),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def events_appended(self, *, kind: str, count: int = 1) -> None:
         """Count ledger events appended through this server."""
@@ -94,7 +104,12 @@ class ServerMetrics:
         self._approvals.source = source
 
     def http_request(self, *, method: str, route: str, status: int, seconds: float) -> None:
-        self._http_seconds.labels(method=method, route=route, status=str(status)).observe(seconds)
+        series = self._http_series.get((method, route, status))
+        if series is None:  # routes are templates, so the series are few
+            series = self._http_series[(method, route, status)] = self._http_seconds.labels(
+                method=method, route=route, status=str(status)
+            )
+        series.observe(seconds)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
