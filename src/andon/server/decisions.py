@@ -164,7 +164,7 @@ class _Child:
                 return
             except OSError:  # the child is gone (or stopping): these never reached it
                 unsent = [self.waiting.pop(ident) for ident, _ in outbox if ident in self.waiting]
-        error = StoreError("the decision writer stopped; try again")
+        error: ActionDecision | BaseException = StoreError("the decision writer stopped; try again")
         for waiting in unsent:
             with contextlib.suppress(RuntimeError):  # that event loop is gone
                 waiting.loop.call_soon_threadsafe(_settle, [(waiting.future, error)])
