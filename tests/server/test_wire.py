@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from andon.server.settings import Settings
-from andon.server.wire import GatheringTransport
+from andon.server.wire import FLUSH_AT, GatheringTransport
 from live_server import LiveServer
 
 
@@ -60,6 +60,19 @@ async def test_close_sends_what_was_gathered_first_and_abort_drops_it(end: str, 
     await asyncio.sleep(0.01)
     assert b"".join(_received(peer)) == sent
     assert gathering.is_closing()  # the rest is the real transport's
+    peer.close()
+
+
+@pytest.mark.anyio
+async def test_a_large_answer_goes_on_at_once_so_flow_control_still_holds() -> None:
+    transport, peer = await _pair()
+    gathering = GatheringTransport(transport, asyncio.get_running_loop())
+    gathering.write(b"x" * 100)
+    gathering.write(b"y" * FLUSH_AT)  # within the same turn
+    assert gathering.get_write_buffer_size() == transport.get_write_buffer_size()
+    await asyncio.sleep(0.01)
+    assert b"".join(_received(peer)) == b"x" * 100 + b"y" * FLUSH_AT
+    transport.close()
     peer.close()
 
 

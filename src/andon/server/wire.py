@@ -21,21 +21,29 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+FLUSH_AT = 64 * 1024  # bytes gathered that are sent at once rather than at the end of the turn
+
 
 class GatheringTransport:
     """A transport whose writes within one turn of the event loop leave together."""
 
-    __slots__ = ("_loop", "_pending", "_transport")
+    __slots__ = ("_loop", "_pending", "_pending_bytes", "_transport")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
+        self._pending_bytes = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._pending:
             self._loop.call_soon(self.flush)
         self._pending.append(bytes(data))
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= FLUSH_AT:
+            # A large or long answer goes on at once, so the real transport's flow control (pause
+            # when its buffer is full) still holds back a stream that never yields the loop.
+            self.flush()
 
     def writelines(self, lines: Any) -> None:
         for data in lines:
@@ -45,19 +53,19 @@ class GatheringTransport:
         """Send what was gathered (called at the end of the turn, and before closing)."""
         if not self._pending:
             return
-        pending, self._pending = self._pending, []
+        pending, self._pending, self._pending_bytes = self._pending, [], 0
         if not self._transport.is_closing():
             self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
+        return self._transport.get_write_buffer_size() + self._pending_bytes
 
     def close(self) -> None:
         self.flush()
         self._transport.close()
 
     def abort(self) -> None:
-        self._pending.clear()
+        self._pending, self._pending_bytes = [], 0
         self._transport.abort()
 
     def __getattr__(self, name: str) -> Any:  # everything else is the real transport's
