@@ -32,6 +32,7 @@ import os
 import pickle
 import socket
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -123,6 +124,13 @@ def _settle(answers: list[tuple[asyncio.Future[ActionDecision], ActionDecision |
             future.set_result(result)
 
 
+def _fail(waiting: Iterable[_Waiting], error: ActionDecision | BaseException) -> None:
+    """Fail each request in ``waiting`` with ``error``, on its own event loop (from any thread)."""
+    for one in waiting:
+        with contextlib.suppress(RuntimeError):  # that event loop is gone (shutdown)
+            one.loop.call_soon_threadsafe(_settle, [(one.future, error)])
+
+
 class _Child:
     """One writer process, the socket to it, and the thread that reads its answers."""
 
@@ -164,10 +172,7 @@ class _Child:
                 return
             except OSError:  # the child is gone (or stopping): these never reached it
                 unsent = [self.waiting.pop(ident) for ident, _ in outbox if ident in self.waiting]
-        error: ActionDecision | BaseException = StoreError("the decision writer stopped; try again")
-        for waiting in unsent:
-            with contextlib.suppress(RuntimeError):  # that event loop is gone
-                waiting.loop.call_soon_threadsafe(_settle, [(waiting.future, error)])
+        _fail(unsent, StoreError("the decision writer stopped; try again"))
 
     def _read(self) -> None:
         try:
@@ -192,14 +197,10 @@ class _Child:
         if orphans:
             pid, count = self.process.pid, len(orphans)
             log.error("the decision writer (pid %s) stopped with %d decisions waiting", pid, count)
-        error: ActionDecision | BaseException = StoreError(
-            "the decision writer stopped before answering; the decision may or may not stand"
+        _fail(
+            orphans.values(),
+            StoreError("the decision writer stopped before answering; the decision may or may not stand"),
         )
-        for waiting in orphans.values():
-            try:
-                waiting.loop.call_soon_threadsafe(_settle, [(waiting.future, error)])
-            except RuntimeError:
-                continue
 
     def close(self, timeout: float) -> None:
         """Let the child finish what it has, then stop it."""

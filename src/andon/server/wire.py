@@ -55,7 +55,7 @@ class GatheringTransport:
             return
         pending, self._pending, self._pending_bytes = self._pending, [], 0
         if not self._transport.is_closing():
-            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+            self._transport.write(b"".join(pending))  # one item: joined without a copy
 
     def get_write_buffer_size(self) -> int:
         return self._transport.get_write_buffer_size() + self._pending_bytes
@@ -80,11 +80,15 @@ class HttpProtocol(HttpToolsProtocol):
         super().connection_made(gathering)  # type: ignore[arg-type]
 
 
+# What every Andon server runs uvicorn with: ``HttpProtocol``, and no access log.
+OPTIONS: dict[str, Any] = {"http": HttpProtocol, "access_log": False}
+
+
 def config(app: Any, **options: Any) -> uvicorn.Config:
-    """uvicorn's configuration for ``app`` on ``HttpProtocol``, without the access log."""
-    return uvicorn.Config(app, http=HttpProtocol, access_log=False, **options)
+    """uvicorn's configuration for ``app`` with ``OPTIONS`` (for tests that run ``uvicorn.Server``)."""
+    return uvicorn.Config(app, **OPTIONS, **options)
 
 
 def run(app: Any, *, host: str, port: int, log_level: str) -> None:
     """Serve ``app`` on ``host:port`` until Ctrl-C or SIGTERM (uvicorn exits 3 if it cannot start)."""
-    uvicorn.run(app, host=host, port=port, log_level=log_level, http=HttpProtocol, access_log=False)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, **OPTIONS)
