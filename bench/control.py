@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -252,12 +253,20 @@ def main() -> None:
         worker(url, schema, spool, int(threads), int(attempts), float(start_at))
         return
     n_reads, n_writes, attempts = (5_000, 300, 4) if args.quick else (50_000, 2_000, 8)
-    rows = [(label, f"{value:,.1f} µs", target) for label, value, target in overheads(n_reads, n_writes)]
+    rows = [
+        (label, f"{value:,.1f} µs", target, ratio_to(value, target))
+        for label, value, target in overheads(n_reads, n_writes)
+    ]
 
     folder = tempfile.mkdtemp(prefix="andon-bench-limits-")
     extra, tried, seconds = overshoot(f"sqlite:///{folder}/andon.db", None, attempts)
     rows.append(
-        (f"limit overshoot, SQLite ({tried} attempts, limit {LIMIT}, {seconds:.1f}s)", str(extra), "0")
+        (
+            f"limit overshoot, SQLite ({tried} attempts, limit {LIMIT}, {seconds:.1f}s)",
+            str(extra),
+            "0",
+            "met" if extra == 0 else "NOT met",
+        )
     )
     if not args.no_postgres:
         schema = f"bench_{uuid.uuid4().hex[:10]}"
@@ -271,10 +280,11 @@ def main() -> None:
                     f"limit overshoot, PostgreSQL ({tried} attempts, limit {LIMIT}, {seconds:.1f}s)",
                     str(extra),
                     "0",
+                    "met" if extra == 0 else "NOT met",
                 )
             )
         except sa.exc.OperationalError as exc:
-            rows.append(("limit overshoot, PostgreSQL", f"skipped: {exc.orig}", "0"))
+            rows.append(("limit overshoot, PostgreSQL", f"skipped: {exc.orig}", "0", "-"))
         finally:
             with admin.begin() as conn:
                 conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -284,11 +294,21 @@ def main() -> None:
     from rich.table import Table
 
     table = Table(title=f"andon control bench ({'quick' if args.quick else 'full'}; local mode, SQLite WAL)")
-    for column in ("measure", "median / count", "target"):
+    for column in ("measure", "median / count", "target", "ratio to target"):
         table.add_column(column)
     for row in rows:
         table.add_row(*row)
     Console().print(table)
+    print("ratio: target / measured; above 1 meets the target")
+
+
+def ratio_to(micros: float, target: str) -> str:
+    """``target / micros`` for a target such as ``≤ 20 µs`` or ``≤ 1 ms``; "-" for none."""
+    found = re.fullmatch(r"≤ ([\d.]+) (µs|ms)", target)
+    if found is None or micros <= 0:
+        return "-"
+    limit = float(found[1]) * (1000 if found[2] == "ms" else 1)
+    return f"{limit / micros:.2f}"
 
 
 if __name__ == "__main__":
