@@ -55,9 +55,15 @@ def test_console_works_on_a_phone_sized_screen(browser: Any, demo_server: Any, s
     tab.goto(f"{demo_server.url}/console/demo")
     # nothing wider than the screen except inside the scrolling table wrappers
     overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    # the bar keeps to two rows (name and login, then the pages), so the page starts near the top
+    bar_height = tab.evaluate("document.querySelector('header.bar').getBoundingClientRect().height")
+    tab.locator("header.bar nav a", has_text="API keys").scroll_into_view_if_needed()
+    keys_visible = tab.locator("header.bar nav a", has_text="API keys").is_visible()
     shot(tab, "test_console_works_on_a_phone_sized_screen")
     context.close()
     assert overflow <= 1
+    assert bar_height < 120, f"the console's bar is {bar_height:.0f} px tall on a phone"
+    assert keys_visible, "the last pages of the bar can be scrolled to"
 
 
 def _wait(check: Any, what: str, timeout: float = 20.0) -> None:
