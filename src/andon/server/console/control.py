@@ -40,16 +40,22 @@ WorkflowResponder = Annotated[Principal, Depends(require("responder", workflow="
 Approver = Annotated[Principal, Depends(require("approver"))]
 Text = Annotated[str, Form(max_length=2000)]
 
-# One-click switches: (op, label, the switch kind, what the target select lists)
-SWITCHES: tuple[tuple[str, str, str, str | None], ...] = (
-    ("pause_workflow", "Pause", "pause_workflow", None),
-    ("freeze_writes", "Freeze writes", "freeze_writes", None),
-    ("block_external_sends", "Block external sends", "block_external_sends", None),
-    ("block_tool", "Block tool", "block_tool", "tools"),
-    ("block_retrieval_source", "Block source", "block_retrieval_source", "sources"),
-    ("revoke_credential", "Revoke credential", "revoke_credential", "credentials"),
-    ("cap_autonomy", "Cap autonomy", "cap_autonomy", "levels"),
-)
+# One-click switches: (op, label, the switch kind, what the target select lists, what it does)
+SWITCHES: tuple[tuple[str, str, str, str | None, str], ...] = (
+    ("pause_workflow", "Pause", "pause_workflow", None,
+     "Every action stops, reads too; agents hand over to the fallback."),
+    ("freeze_writes", "Freeze writes", "freeze_writes", None,
+     "Reads go on; every write, delete or spend is refused."),
+    ("block_external_sends", "Block external sends", "block_external_sends", None,
+     "Tools that reach outside (e-mail, messages) are refused."),
+    ("block_tool", "Block tool", "block_tool", "tools", "One tool is refused; the rest go on."),
+    ("block_retrieval_source", "Block source", "block_retrieval_source", "sources",
+     "The agents may no longer read from one source."),
+    ("revoke_credential", "Revoke credential", "revoke_credential", "credentials",
+     "Every tool using this credential is refused."),
+    ("cap_autonomy", "Cap autonomy", "cap_autonomy", "levels",
+     "Nothing runs above this level: observe simulates, advise drafts, act_with_approval holds."),
+)  # fmt: skip
 
 
 def _back(path: str, *, msg: str = "", error: str = "") -> RedirectResponse:
@@ -131,7 +137,7 @@ def pull(
                 raise ControlError(f"no switch '{switch_id}' in force on {workflow_id}")
             control.clear_switches(actor=who.actor, reason=reason, switch_id=switch_id)
             done = f"cleared {switch_id}"
-        elif op in {kind for _, _, kind, _ in SWITCHES}:
+        elif op in {kind for _, _, kind, _, _ in SWITCHES}:
             switch = control.set_switch(
                 kind=op,
                 workflow=workflow_id,
