@@ -22,7 +22,7 @@ from andon.incidents.escalate import escalations
 from andon.incidents.records import IncidentError, get_incident
 from andon.incidents.service import IncidentDesk
 from andon.incidents.watch import IncidentWatch
-from andon.ledger.keys import Signer
+from andon.ledger.keys import Signer, signing_key
 from andon.notify import Dispatcher, WebhookNotifier
 from andon.sdk.client import Andon
 from incidents.helpers import apply, document
@@ -118,7 +118,8 @@ def test_the_watch_contains_a_runaway_write_loop_before_the_declared_limit(
             detectors={"write_rate": {"max": 1000, "limit_share": 0.5}},
         ),
     )
-    desk = IncidentDesk(engine, signer=Signer.generate(), directory=tmp_path / "evidence")
+    # the key the client's checkpointer signs with: a freeze refuses a checkpoint by another key
+    desk = IncidentDesk(engine, signer=signing_key(), directory=tmp_path / "evidence")
     client = Andon.local(url, schema=schema, spool_dir=tmp_path / "spool", actor="svc-triage")
     records = Records()
     tools = guard_support(client, records)
@@ -220,7 +221,7 @@ def test_rollback_undoes_nothing_when_the_evidence_freeze_fails(
     tools["update_tier"]("ACME-1", "platinum")
     blocked = tmp_path / "blocked"
     blocked.write_text("not a directory")
-    desk = IncidentDesk(store, signer=Signer.generate(), directory=blocked)
+    desk = IncidentDesk(store, signer=signing_key(), directory=blocked)  # fails on the folder alone
     incident = desk.declare(
         incident_class="wrong_system_update",
         workflow="support-triage",

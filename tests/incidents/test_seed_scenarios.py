@@ -27,7 +27,7 @@ from andon.incidents import acts, affected, lifecycle, review
 from andon.incidents.checklist import checklist
 from andon.incidents.records import IncidentError, get_incident
 from andon.incidents.service import IncidentDesk
-from andon.ledger.keys import Signer
+from andon.ledger.keys import signing_key
 from andon.ledger.log import read_events
 from andon.sdk.client import Andon
 from incidents.helpers import apply, document
@@ -40,7 +40,9 @@ QUIET = {"write_rate": {"max": 100000, "limit_share": 1.0}}  # the scenarios are
 def world(db: tuple[str, str | None], engine: Engine, tmp_path: Path) -> Iterator[tuple[Andon, IncidentDesk]]:
     url, schema = db
     client = Andon.local(url, schema=schema, spool_dir=tmp_path / "spool", actor="svc-triage")
-    desk = IncidentDesk(engine, signer=Signer.generate(), directory=tmp_path / "evidence")
+    # The desk signs with the key the client's checkpointer signs with (the data dir's), as one
+    # deployment does: a freeze refuses a ledger whose newest checkpoint another key signed.
+    desk = IncidentDesk(engine, signer=signing_key(), directory=tmp_path / "evidence")
     yield client, desk
     client.close()
 
