@@ -79,6 +79,37 @@ async def test_open_incidents_show_on_the_overview(server: Server) -> None:
     assert [i["id"] for i in wf["open_incidents"]] == [incident["id"]]
 
 
+async def test_the_workflow_page_lists_its_open_incidents_and_marks_them_on_the_chart(
+    server: Server, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANDON_DATA_DIR", str(tmp_path / "data"))  # the freeze's evidence bundle
+    document = triage_document()
+    document["incident_classes"] = [
+        {"id": "prompt_injection", "default_severity": "sev1", "owner_role": "operations", "containment": []}
+    ]
+    apply(server.engine, document)
+    responder = server.auth("responder")
+    declared = await server.client.post(
+        "/v1/incidents",
+        json={"incident_class": "prompt_injection", "workflow": "support-triage", "summary": "odd tickets"},
+        headers=responder,
+    )
+    assert declared.status_code in (200, 201), declared.text
+    incident = declared.json().get("incident", declared.json())
+
+    twin = (await server.client.get("/v1/workflows/support-triage/activity", headers=responder)).json()
+    assert [i["id"] for i in twin["open_incidents"]] == [incident["id"]]
+    marks = [m for m in twin["marks"] if m["change"] == "incident"]
+    assert marks and marks[0]["incident"] == incident["number"]
+    assert f"{incident['id']} opened by" in marks[0]["label"] and "(sev1)" in marks[0]["label"]
+
+    await server.login("olive", "viewer")
+    page = await server.client.get(WF)
+    assert f'<a href="/console/incidents/{incident["id"]}">{incident["id"]}</a>' in page.text  # in "Now"
+    assert 'class="mark-incident"' in page.text  # a diamond on the chart
+    assert f"{incident['id']} opened by" in page.text  # its tooltip
+
+
 async def test_one_click_switches_from_the_workflow_page(server: Server) -> None:
     apply(server.engine)
     control = StoreControl(server.engine)

@@ -22,7 +22,7 @@ from andon.control import snapshot
 from andon.control.state import AUTONOMY_ORDER, Switch
 from andon.server import audit
 from andon.store import reading
-from andon.store.tables import control_actions, control_approvals, control_switches
+from andon.store.tables import control_actions, control_approvals, control_switches, incidents
 
 RECENT_MINUTES = 5
 CHART_MINUTES = 30
@@ -107,6 +107,49 @@ def switch_marks(conn: Connection, workflow: str, *, since: datetime) -> list[di
     return sorted(marks, key=lambda m: m["time"])
 
 
+_INCIDENT_STEPS = (("opened", "opened"), ("contained", "contained"), ("resolved", "resolved"))
+
+
+def incident_marks(conn: Connection, workflow: str, *, since: datetime) -> list[dict[str, Any]]:
+    """This workflow's incidents opened, contained or resolved since ``since``, for the chart."""
+    from andon.incidents.records import incident_id
+
+    t = incidents.c
+    rows = conn.execute(
+        sa.select(incidents).where(
+            t.workflow == workflow,
+            sa.or_(t.opened_at >= since, t.contained_at >= since, t.resolved_at >= since),
+        )
+    ).all()
+    marks = []
+    for row in rows:
+        for step, word in _INCIDENT_STEPS:
+            at, by = getattr(row, f"{step}_at"), getattr(row, f"{step}_by")
+            if at is not None and at >= since:
+                label = f"{incident_id(row.number)} {word} by {by}: {row.title} ({row.severity})"
+                marks.append({"time": at, "label": label, "change": "incident", "incident": row.number})
+    return marks
+
+
+def chart_marks(conn: Connection, workflow: str, *, since: datetime) -> list[dict[str, Any]]:
+    """Switch changes and incident steps since ``since``, oldest first: the chart's markers."""
+    marks = switch_marks(conn, workflow, since=since) + incident_marks(conn, workflow, since=since)
+    return sorted(marks, key=lambda m: m["time"])
+
+
+def open_incidents_of(conn: Connection, workflow: str) -> list[dict[str, Any]]:
+    """This workflow's open incidents, newest first, as the overview lists them."""
+    from andon.incidents.records import list_incidents
+
+    return [_incident_summary(i) for i in list_incidents(conn, open_only=True, workflow=workflow)]
+
+
+def _incident_summary(incident: Any) -> dict[str, Any]:
+    """An incident as the overview and the workflow page list it."""
+    i = incident
+    return {"id": i.id, "title": i.title, "severity": i.severity, "state": i.state}
+
+
 def recent_actions(conn: Connection, workflow: str, *, limit: int = 20) -> list[dict[str, Any]]:
     """The newest decisions of a workflow (from the ledger) with what became of each action."""
     page = audit.page_events(conn, audit.EventQuery(workflow=workflow, kinds=("decision",)), limit=limit)
@@ -184,11 +227,7 @@ def overview(conn: Connection, *, now: datetime, may_touch: Any) -> dict[str, An
                 [s for s in in_force if s.workflow in (wf, None)],
                 executed_recently=executed_since(conn, wf, since),
                 waiting=waiting.get(wf, 0),
-                incidents=[
-                    {"id": i.id, "title": i.title, "severity": i.severity, "state": i.state}
-                    for i in open_incidents
-                    if i.workflow == wf
-                ],
+                incidents=[_incident_summary(i) for i in open_incidents if i.workflow == wf],
             )
         )
     return {
@@ -196,9 +235,5 @@ def overview(conn: Connection, *, now: datetime, may_touch: Any) -> dict[str, An
         "epoch": snapshot.read_epoch(conn),
         "workflows": workflows,
         "switches_everywhere": [s.as_dict() for s in in_force if s.workflow is None],
-        "open_incidents_elsewhere": [
-            {"id": i.id, "title": i.title, "severity": i.severity, "state": i.state}
-            for i in open_incidents
-            if i.workflow is None
-        ],
+        "open_incidents_elsewhere": [_incident_summary(i) for i in open_incidents if i.workflow is None],
     }

@@ -1,4 +1,5 @@
-"""Actions per minute as an inline SVG bar chart with switch markers, drawn on the server (no JS).
+"""Actions per minute as an inline SVG bar chart with switch and incident markers, drawn on the server
+(no JS).
 
 The SVG scales to its container (``viewBox`` + ``width: 100%``), so it reads on a phone too. Every bar
 and marker carries a ``<title>`` (the browser shows it on hover or long-press).
@@ -15,6 +16,7 @@ from markupsafe import Markup, escape
 from andon.server.activity import Minute
 
 WIDTH, HEIGHT = 600, 160
+_MARK_CLASS = {"set": "mark-set", "clear": "mark-clear", "incident": "mark-incident"}
 LEFT, BOTTOM, TOP = 34, 22, 10
 
 
@@ -26,7 +28,8 @@ def _nice_max(value: int) -> int:
 
 
 def actions_chart(minutes: Sequence[Minute], marks: Sequence[dict[str, Any]]) -> Markup:
-    """The chart for ``minutes`` (oldest first) with a vertical line at each switch change in ``marks``."""
+    """The chart for ``minutes`` (oldest first) with a vertical line at each mark: a switch set or
+    cleared, or an incident opened, contained or resolved (``mark["change"]``)."""
     if not minutes:
         return Markup("")
     top = _nice_max(max(m.actions for m in minutes))
@@ -57,10 +60,14 @@ def actions_chart(minutes: Sequence[Minute], marks: Sequence[dict[str, Any]]) ->
         if not 0 <= offset <= span:
             continue
         x = LEFT + plot_w * offset / span
-        css = "mark-set" if mark["change"] == "set" else "mark-clear"
+        css = _MARK_CLASS[mark["change"]]
+        head = (
+            f'<rect x="{x - 4:.1f}" y="{TOP - 4}" width="8" height="8" transform="rotate(45 {x:.1f} {TOP})"/>'
+            if mark["change"] == "incident"
+            else f'<circle cx="{x:.1f}" cy="{TOP}" r="4"/>'
+        )  # an incident is a diamond, a switch a dot
         parts.append(
-            f'<g class="{css}"><line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{TOP + plot_h}"/>'
-            f'<circle cx="{x:.1f}" cy="{TOP}" r="4"/>'
+            f'<g class="{css}"><line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{TOP + plot_h}"/>{head}'
             f"<title>{escape(mark['time'].strftime('%H:%M:%S'))} UTC: {escape(mark['label'])}</title></g>"
         )
     parts.append("</svg>")

@@ -47,7 +47,8 @@ def workflow_activity(engine: Engine, workflow_id: str, *, now: datetime) -> dic
             raise ApiError(404, f"no workflow {workflow_id!r} in the applied runbook", code="not_found")
         switches = snapshot.active_switches(conn, now=now, workflow=workflow_id)
         minutes = activity.per_minute(conn, workflow_id, now=now)
-        marks = activity.switch_marks(conn, workflow_id, since=minutes[0].start)
+        marks = activity.chart_marks(conn, workflow_id, since=minutes[0].start)
+        incidents = activity.open_incidents_of(conn, workflow_id)
         recent = activity.recent_actions(conn, workflow_id)
         waiting = activity.approvals_waiting(conn, now=now).get(workflow_id, 0)
         executed = activity.executed_since(
@@ -55,9 +56,8 @@ def workflow_activity(engine: Engine, workflow_id: str, *, now: datetime) -> dic
         )
         live = [v.as_dict() for v in list_versions(conn, workflow=workflow_id) if v.live]
     summary = activity.workflow_summary(
-        declared, switches, executed_recently=executed, waiting=waiting, incidents=[]
+        declared, switches, executed_recently=executed, waiting=waiting, incidents=incidents
     )
-    summary.pop("open_incidents")
     return {
         **summary,
         "revision": revision.revision if revision else None,
@@ -71,6 +71,7 @@ def workflow_activity(engine: Engine, workflow_id: str, *, now: datetime) -> dic
 
 @router.get("/workflows/{workflow_id}/activity")
 def activity_route(workflow_id: str, who: WorkflowViewer, engine: EngineDep) -> dict[str, Any]:
-    """A workflow now: switches, effective autonomy, live versions, executed actions per minute (last
-    30) with switch changes, the newest decisions and what became of them."""
+    """A workflow now: switches, effective autonomy, open incidents, live versions, executed actions per
+    minute (last 30) with switch changes and incident steps, the newest decisions and what became of
+    them."""
     return workflow_activity(engine, workflow_id, now=datetime.now(UTC))
