@@ -40,6 +40,24 @@ def run_one(control: StoreControl) -> None:
     control.record_outcome(ActionOutcome(action_id=decision.action_id, ok=True, actor="svc-triage"))
 
 
+async def declare_injection(server: Server, responder: dict[str, str]) -> dict[str, Any]:
+    """A runbook with a prompt-injection class and no containment; one such incident declared on
+    support-triage over the API. Returns the incident."""
+    document = triage_document()
+    document["incident_classes"] = [
+        {"id": "prompt_injection", "default_severity": "sev1", "owner_role": "operations", "containment": []}
+    ]
+    apply(server.engine, document)
+    declared = await server.client.post(
+        "/v1/incidents",
+        json={"incident_class": "prompt_injection", "workflow": "support-triage", "summary": "odd tickets"},
+        headers=responder,
+    )
+    assert declared.status_code in (200, 201), declared.text
+    incident: dict[str, Any] = declared.json().get("incident", declared.json())
+    return incident
+
+
 async def test_overview_and_its_json_twin_show_every_workflow(server: Server) -> None:
     apply(server.engine)
     control = StoreControl(server.engine)
@@ -62,19 +80,8 @@ async def test_overview_and_its_json_twin_show_every_workflow(server: Server) ->
 
 
 async def test_open_incidents_show_on_the_overview(server: Server) -> None:
-    document = triage_document()
-    document["incident_classes"] = [
-        {"id": "prompt_injection", "default_severity": "sev1", "owner_role": "operations", "containment": []}
-    ]
-    apply(server.engine, document)
     responder = server.auth("responder")
-    declared = await server.client.post(
-        "/v1/incidents",
-        json={"incident_class": "prompt_injection", "workflow": "support-triage", "summary": "odd tickets"},
-        headers=responder,
-    )
-    assert declared.status_code in (200, 201), declared.text
-    incident = declared.json().get("incident", declared.json())
+    incident = await declare_injection(server, responder)
     (wf,) = (await server.client.get("/v1/overview", headers=responder)).json()["workflows"]
     assert [i["id"] for i in wf["open_incidents"]] == [incident["id"]]
 
@@ -83,19 +90,8 @@ async def test_the_workflow_page_lists_its_open_incidents_and_marks_them_on_the_
     server: Server, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ANDON_DATA_DIR", str(tmp_path / "data"))  # the freeze's evidence bundle
-    document = triage_document()
-    document["incident_classes"] = [
-        {"id": "prompt_injection", "default_severity": "sev1", "owner_role": "operations", "containment": []}
-    ]
-    apply(server.engine, document)
     responder = server.auth("responder")
-    declared = await server.client.post(
-        "/v1/incidents",
-        json={"incident_class": "prompt_injection", "workflow": "support-triage", "summary": "odd tickets"},
-        headers=responder,
-    )
-    assert declared.status_code in (200, 201), declared.text
-    incident = declared.json().get("incident", declared.json())
+    incident = await declare_injection(server, responder)
 
     twin = (await server.client.get("/v1/workflows/support-triage/activity", headers=responder)).json()
     assert [i["id"] for i in twin["open_incidents"]] == [incident["id"]]
