@@ -87,7 +87,8 @@ def per_minute(
 
 
 def switch_marks(conn: Connection, workflow: str, *, since: datetime) -> list[dict[str, Any]]:
-    """Switches set or cleared since ``since`` (this workflow's and every-workflow ones), for the chart."""
+    """Switches set or cleared since ``since`` (this workflow's and every-workflow ones), in no order;
+    ``chart_marks`` puts them with the incident steps in time order."""
     t = control_switches.c
     rows = conn.execute(
         sa.select(control_switches).where(
@@ -104,14 +105,14 @@ def switch_marks(conn: Connection, workflow: str, *, since: datetime) -> list[di
             marks.append(
                 {"time": row.cleared_at, "label": f"{what} cleared by {row.cleared_by}", "change": "clear"}
             )
-    return sorted(marks, key=lambda m: m["time"])
+    return marks
 
 
-_INCIDENT_STEPS = (("opened", "opened"), ("contained", "contained"), ("resolved", "resolved"))
+_INCIDENT_STEPS = ("opened", "contained", "resolved")  # each has its <step>_at and <step>_by columns
 
 
 def incident_marks(conn: Connection, workflow: str, *, since: datetime) -> list[dict[str, Any]]:
-    """This workflow's incidents opened, contained or resolved since ``since``, for the chart."""
+    """This workflow's incidents opened, contained or resolved since ``since``, in no order."""
     from andon.incidents.records import incident_id
 
     t = incidents.c
@@ -123,10 +124,10 @@ def incident_marks(conn: Connection, workflow: str, *, since: datetime) -> list[
     ).all()
     marks = []
     for row in rows:
-        for step, word in _INCIDENT_STEPS:
+        for step in _INCIDENT_STEPS:
             at, by = getattr(row, f"{step}_at"), getattr(row, f"{step}_by")
             if at is not None and at >= since:
-                label = f"{incident_id(row.number)} {word} by {by}: {row.title} ({row.severity})"
+                label = f"{incident_id(row.number)} {step} by {by}: {row.title} ({row.severity})"
                 marks.append({"time": at, "label": label, "change": "incident", "incident": row.number})
     return marks
 
@@ -146,8 +147,12 @@ def open_incidents_of(conn: Connection, workflow: str) -> list[dict[str, Any]]:
 
 def _incident_summary(incident: Any) -> dict[str, Any]:
     """An incident as the overview and the workflow page list it."""
-    i = incident
-    return {"id": i.id, "title": i.title, "severity": i.severity, "state": i.state}
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "severity": incident.severity,
+        "state": incident.state,
+    }
 
 
 def recent_actions(conn: Connection, workflow: str, *, limit: int = 20) -> list[dict[str, Any]]:
